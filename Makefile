@@ -1,0 +1,41 @@
+# Pulse: `make demo` runs everything, `make test` passes the tests. Only python3 is needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install manifest demo test lint bench docs dev stop clean
+
+# The virtualenv, rebuilt when the dependencies change. Versions are pinned in constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# dbt's manifest, parsed once here instead of at every Dagster definitions load.
+manifest: install
+	$(BIN)/python -c "from orchestration.defs.project import prepare_dbt; prepare_dbt()"
+
+demo: manifest
+	$(BIN)/pulse demo
+
+test: manifest
+	$(BIN)/ruff check pulse pipelines orchestration tests bench
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check pulse pipelines orchestration tests bench
+
+docs: manifest
+	$(BIN)/pulse docs
+
+dev: manifest
+	$(BIN)/pulse dev
+
+stop: install
+	$(BIN)/pulse db stop
+
+clean: stop
+	rm -rf .warehouse .dagster target logs reports

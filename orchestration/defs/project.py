@@ -1,0 +1,32 @@
+"""The dbt project as Dagster sees it, and the one place its manifest is prepared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from pulse.warehouse import PROJECT_ROOT
+
+dbt_project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
+# Under `dagster dev` the manifest is re-parsed at load; everywhere else `prepare_dbt()`
+# (called by `make`, the CLI and the tests) builds it once, before definitions load.
+dbt_project.prepare_if_dev()
+
+DBT_SOURCES = (PROJECT_ROOT / "dbt_project", PROJECT_ROOT / "dbt_project.yml")
+
+
+def _newest_source_mtime() -> float:
+    paths = [DBT_SOURCES[1], *(p for p in DBT_SOURCES[0].rglob("*") if p.is_file())]
+    return max(p.stat().st_mtime for p in paths)
+
+
+def manifest_is_stale(manifest: Path = dbt_project.manifest_path) -> bool:
+    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime()
+
+
+def prepare_dbt(force: bool = False) -> Path:
+    """Runs `dbt parse` when the manifest is missing or older than the dbt sources."""
+    if force or manifest_is_stale():
+        dbt_project.preparer.prepare(dbt_project)
+    return dbt_project.manifest_path

@@ -1,0 +1,1 @@
+"""dlt sources for Pulse. Pure dlt: nothing here imports Dagster or orchestration."""

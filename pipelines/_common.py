@@ -1,0 +1,50 @@
+"""Shared pipeline plumbing: one way to build a Postgres pipeline and to run it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pulse import warehouse
+
+# Local dlt state lives beside the embedded warehouse; the state of record is in Postgres.
+PIPELINES_DIR = warehouse.PROJECT_ROOT / ".warehouse" / "dlt"
+
+
+def raw_dataset(source_name: str) -> str:
+    """The raw schema of a source: one per upstream system."""
+    return f"raw_{source_name}"
+
+
+def postgres_pipeline(source_name: str, pipelines_dir: str | Path | None = None) -> dlt.Pipeline:
+    """A dlt pipeline that loads `source_name` into `raw_<source_name>`.
+
+    It names no credentials: `run_source` passes the warehouse's URL when it runs, so
+    building a pipeline (as Dagster does at definitions load) never starts a server.
+    """
+    return dlt.pipeline(
+        pipeline_name=source_name,
+        destination="postgres",
+        dataset_name=raw_dataset(source_name),
+        pipelines_dir=str(pipelines_dir or PIPELINES_DIR),
+    )
+
+
+def run_source(
+    pipeline: dlt.Pipeline,
+    source: object,
+    credentials: str | None = None,
+    explain: Callable[[BaseException], Exception | None] | None = None,
+    **run_kwargs: object,
+) -> LoadInfo:
+    """Runs `source` into the warehouse; `explain` turns a failure into a clearer error."""
+    try:
+        return pipeline.run(source, credentials=credentials or warehouse.url(), **run_kwargs)
+    except PipelineStepFailed as err:
+        if explain and (clear := explain(err)):
+            raise clear from err
+        raise

@@ -1,0 +1,111 @@
+"""Socrata specifics the rest_api config cannot say: response checks and clear errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from requests import Response
+from requests.exceptions import ChunkedEncodingError, HTTPError
+
+from .settings import SYSTEM_FIELDS
+
+SECRET_PARAMS = {"$$app_token", "app_token", "token"}
+
+
+class SocrataError(RuntimeError):
+    """A Socrata request failed for good: says which dataset, which URL and what to do."""
+
+
+class SocrataBadPage(ChunkedEncodingError):
+    """A 200 whose body is not a JSON list of rows.
+
+    A ChunkedEncodingError on purpose: dlt's HTTP client retries those, and a cut
+    connection is the usual cause of a truncated body.
+    """
+
+
+def safe_url(url: str) -> str:
+    """The URL with any token-like query parameter removed (tokens travel as headers)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in SECRET_PARAMS]
+    return urlunsplit(parts._replace(query=urlencode(query, safe=":$,*'")))
+
+
+def check_page(response: Response, *args: Any, **kwargs: Any) -> Response:
+    """Response hook: a 200 must carry a JSON list; parse it once and keep the result.
+
+    Error statuses are left to dlt's retry and raise_for_status hooks, which see them next.
+    """
+    if response.status_code != 200:
+        return response
+    try:
+        rows = json.loads(response.content)
+    except ValueError as err:
+        raise SocrataBadPage(
+            f"GET {safe_url(response.url)} returned HTTP 200 with a body that is not valid JSON "
+            f"({err.msg} at character {err.pos} of {len(response.content)}). "
+            "The portal may be overloaded or the connection was cut: rerun the load."
+        ) from None
+    if not isinstance(rows, list):
+        raise SocrataBadPage(
+            f"GET {safe_url(response.url)} returned HTTP 200 with a JSON "
+            f"{type(rows).__name__}, expected a list of rows: {str(rows)[:200]}"
+        )
+    # rest_api calls response.json() next: hand it the parsed rows instead of parsing twice.
+    response.json = lambda **_: rows  # type: ignore[method-assign]
+    return response
+
+
+def rename_system_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """`:updated_at` -> `socrata_updated_at` and friends, in place."""
+    for system_name, column in SYSTEM_FIELDS.items():
+        if system_name in row:
+            row[column] = row.pop(system_name)
+    return row
+
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def explain(err: BaseException, dataset: str) -> SocrataError | None:
+    """Turns an HTTP failure somewhere in `err`'s chain into a SocrataError, else None."""
+    for cause in _causes(err):
+        if isinstance(cause, SocrataBadPage):
+            return SocrataError(f"dataset {dataset}: {cause}")
+        if isinstance(cause, HTTPError) and cause.response is not None:
+            return SocrataError(_http_message(dataset, cause.response))
+    return None
+
+
+def _http_message(dataset: str, response: Response) -> str:
+    status = response.status_code
+    detail = ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            detail = " ".join(
+                str(body[k]) for k in ("errorCode", "code", "message") if body.get(k)
+            )
+    except ValueError:
+        detail = response.text[:200]
+    hint = {
+        400: "The query is invalid for this dataset: check the declared columns and $where.",
+        401: "Check SOURCES__CHICAGO__APP_TOKEN.",
+        403: "Check SOURCES__CHICAGO__APP_TOKEN (the portal refused it).",
+        404: "Check the dataset id and SOURCES__CHICAGO__BASE_URL.",
+        429: "The portal kept rate limiting after every retry: set an app token or retry later.",
+    }.get(status, "The portal kept failing after every retry: retry later.")
+    return (
+        f"dataset {dataset}: GET {safe_url(response.url)} returned HTTP {status}"
+        f"{': ' + detail if detail else ''}. {hint} Nothing from this run was loaded and the "
+        "cursor did not move: the next run starts where the last successful load ended."
+    )

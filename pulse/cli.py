@@ -1,0 +1,192 @@
+"""`pulse`: the command line of the warehouse. `pulse --help` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pulse import warehouse
+from pulse.warehouse import PROJECT_ROOT
+
+log = logging.getLogger("pulse")
+
+DBT_ARGS = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+
+
+def step(message: str) -> None:
+    """Progress line for long commands."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- db --------------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    if args.action == "start":
+        step("starting the warehouse")
+        print(warehouse.connection().redacted())
+    elif args.action == "stop":
+        if not warehouse.is_embedded():
+            print("WAREHOUSE_URL is set: Pulse does not stop servers it did not start.")
+        elif warehouse.stop():
+            print("embedded PostgreSQL stopped")
+        else:
+            print("embedded PostgreSQL was not running")
+    elif args.action == "status":
+        for key, value in warehouse.status().items():
+            print(f"{key}: {value}")
+    elif args.action == "url":
+        print(warehouse.url())
+    elif args.action == "env":
+        # eval "$(pulse db env)" points psql and a bare `dbt` at the warehouse.
+        for key, value in warehouse.connection().libpq_env().items():
+            print(f"export {key}='{value}'")
+    elif args.action == "psql":
+        conn = warehouse.connection()
+        os.environ.update(conn.libpq_env())
+        os.execvp("psql", ["psql", *args.rest])
+    return 0
+
+
+# --- sample API ---------------------------------------------------------------------------
+
+
+def cmd_sample_api(args: argparse.Namespace) -> int:
+    from pulse.sample_api.__main__ import main as serve_main
+
+    return serve_main(
+        ["--rows", str(args.rows), "--seed", str(args.seed), "--port", str(args.port),
+         "--revisions", str(args.revisions)]
+    )
+
+
+# --- load / build / docs ----------------------------------------------------------------------
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    if args.source != "chicago":
+        print(f"unknown source {args.source!r}; known sources: chicago", file=sys.stderr)
+        return 2
+    from pipelines.chicago import SocrataError, load_chicago
+
+    step(f"loading {args.source} into {warehouse.connection().redacted()}")
+    try:
+        info = load_chicago()
+    except SocrataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(info)
+    return 0
+
+
+def run_dbt(*dbt_args: str) -> int:
+    """Runs the dbt CLI against the warehouse; returns its exit code."""
+    warehouse.export_env()
+    dbt = Path(sys.executable).with_name("dbt")
+    return subprocess.call([str(dbt), *dbt_args, *DBT_ARGS], cwd=PROJECT_ROOT)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    step("dbt build")
+    return run_dbt("build", *args.dbt_args)
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    step("dbt docs generate")
+    if code := run_dbt("docs", "generate"):
+        return code
+    if args.no_serve:
+        print(f"docs written to {PROJECT_ROOT / 'target' / 'index.html'}")
+        return 0
+    step(f"serving dbt docs on http://127.0.0.1:{args.port} (Ctrl-C stops)")
+    return run_dbt("docs", "serve", "--host", "127.0.0.1", "--port", str(args.port), "--no-browser")
+
+
+# --- Dagster ---------------------------------------------------------------------------------
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from orchestration.defs.project import prepare_dbt
+
+    prepare_dbt()
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    dagster = Path(sys.executable).with_name("dagster")
+    step(f"Dagster UI on http://{args.host}:{args.port}")
+    return subprocess.call(
+        [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+         "-h", args.host, "-p", str(args.port)],
+        cwd=PROJECT_ROOT,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pulse.demo import run_demo
+
+    return run_demo(rows=args.rows, revision_share=args.revision_share)
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pulse", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the warehouse: start|stop|status|url|env|psql")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "env", "psql"])
+    db.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to psql")
+    db.set_defaults(func=cmd_db)
+
+    api = sub.add_parser("sample-api", help="serve the local Socrata-compatible API")
+    api.add_argument("--rows", type=int, default=100_000)
+    api.add_argument("--seed", type=int, default=1)
+    api.add_argument("--port", type=int, default=8765)
+    api.add_argument("--revisions", type=int, default=0, help="revision batches to apply")
+    api.set_defaults(func=cmd_sample_api)
+
+    load = sub.add_parser("load", help="run one source's dlt pipeline (incremental)")
+    load.add_argument("source", choices=["chicago"])
+    load.set_defaults(func=cmd_load)
+
+    build = sub.add_parser("build", help="dbt build (seeds, models, tests)")
+    build.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    build.set_defaults(func=cmd_build)
+
+    docs = sub.add_parser("docs", help="generate and serve the dbt docs site on 127.0.0.1")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.add_argument("--no-serve", action="store_true", help="only generate")
+    docs.set_defaults(func=cmd_docs)
+
+    demo = sub.add_parser("demo", help="everything end to end against the local API")
+    demo.add_argument("--rows", type=int, default=int(os.environ.get("PULSE_DEMO_ROWS", 50_000)))
+    demo.add_argument("--revision-share", type=float, default=0.01)
+    demo.set_defaults(func=cmd_demo)
+
+    dev = sub.add_parser("dev", help="the Dagster UI (binds to 127.0.0.1)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=cmd_dev)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # dlt reads .dlt/config.toml from the working directory: always the project's.
+    os.chdir(PROJECT_ROOT)
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except warehouse.WarehouseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

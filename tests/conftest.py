@@ -1,0 +1,65 @@
+"""Shared fixtures: a private database on the real warehouse server, and the dbt manifest.
+
+Tests never mock the database: they run on the embedded PostgreSQL (or WAREHOUSE_URL's
+server) in a database of their own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pulse import warehouse
+from pulse.warehouse import PROJECT_ROOT
+
+TEST_DATABASE = f"pulse_test_{os.getpid()}"
+REALDATA = PROJECT_ROOT.parent / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def warehouse_db() -> Iterator[warehouse.Connection]:
+    """A fresh database for this test session; PG* point at it so dbt follows."""
+    was_running = not warehouse.is_embedded() or warehouse.status().get("state") == "running"
+    conn = warehouse.create_database(TEST_DATABASE)
+    saved = {k: os.environ.get(k) for k in conn.libpq_env()}
+    os.environ.update(conn.libpq_env())
+    yield conn
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    warehouse.drop_database(TEST_DATABASE)
+    if not was_running:
+        warehouse.stop()  # leave the machine as we found it: no stray postgres
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    from orchestration.defs.project import prepare_dbt
+
+    return prepare_dbt()
+
+
+def run_dbt(*args: str) -> subprocess.CompletedProcess:
+    """Real dbt CLI against the test database (PG* are set by `warehouse_db`)."""
+    dbt = Path(sys.executable).with_name("dbt")
+    return subprocess.run(
+        [str(dbt), *args, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True,
+    )
+
+
+def query(conn: warehouse.Connection, sql: str, params: tuple = ()) -> list[tuple]:
+    import psycopg2
+
+    with psycopg2.connect(conn.url()) as pg, pg.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    pg.close()
+    return rows
