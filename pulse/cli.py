@@ -116,7 +116,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     prepare_dbt()
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     dagster = Path(sys.executable).with_name("dagster")
     step(f"Dagster UI on http://{args.host}:{args.port}")
     return subprocess.call(
