@@ -86,7 +86,7 @@ def run_demo(rows: int, revision_share: float) -> int:
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             raise_on_error=False,
         )
-        fetched = sum(r.rows for r in api.requests) if hasattr(api.requests[0], "rows") else None
+        fetched = sum(r.rows for r in api.data_requests())
     if not result.success:
         for event in result.all_events:
             if event.is_failure:
@@ -98,7 +98,7 @@ def run_demo(rows: int, revision_share: float) -> int:
     _write_state(state)
     loaded = _rows_in_last_load()
     step(f"done in {time.perf_counter() - started:.1f}s; rows fetched from the API: "
-         f"{fetched if fetched is not None else 'n/a'}; rows in the last load: {loaded:,}")
+         f"{fetched:,}; rows in the last load: {loaded:,}")
     print("\nReport marts:")
     for name, count in _mart_counts():
         print(f" - marts.{name}: {count:,} rows")

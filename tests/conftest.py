@@ -26,8 +26,10 @@ def warehouse_db() -> Iterator[warehouse.Connection]:
     """A fresh database for this test session; PG* point at it so dbt follows."""
     was_running = not warehouse.is_embedded() or warehouse.status().get("state") == "running"
     conn = warehouse.create_database(TEST_DATABASE)
-    saved = {k: os.environ.get(k) for k in conn.libpq_env()}
+    # Everything that asks the warehouse (dlt, dbt, Dagster assets) now gets this database.
+    saved = {k: os.environ.get(k) for k in [*conn.libpq_env(), "WAREHOUSE_URL"]}
     os.environ.update(conn.libpq_env())
+    os.environ["WAREHOUSE_URL"] = conn.url()
     yield conn
     for key, value in saved.items():
         if value is None:
@@ -35,7 +37,7 @@ def warehouse_db() -> Iterator[warehouse.Connection]:
         else:
             os.environ[key] = value
     warehouse.drop_database(TEST_DATABASE)
-    if not was_running:
+    if not was_running and warehouse.is_embedded():
         warehouse.stop()  # leave the machine as we found it: no stray postgres
 
 
@@ -56,10 +58,22 @@ def run_dbt(*args: str) -> subprocess.CompletedProcess:
 
 
 def query(conn: warehouse.Connection, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of `sql` (or [] for statements without a result), committed."""
     import psycopg2
 
-    with psycopg2.connect(conn.url()) as pg, pg.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    pg.close()
-    return rows
+    pg = psycopg2.connect(conn.url())
+    try:
+        with pg, pg.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        pg.close()
+
+
+@pytest.fixture
+def fresh_raw(warehouse_db, tmp_path):
+    """A clean raw_chicago and a dlt pipeline with no local state: each test starts over."""
+    from pipelines._common import postgres_pipeline
+
+    query(warehouse_db, "drop schema if exists raw_chicago cascade")
+    return postgres_pipeline("chicago", pipelines_dir=tmp_path / "dlt")
