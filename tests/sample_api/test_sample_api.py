@@ -158,8 +158,9 @@ def test_where_on_updated_on_id_and_keyset(api):
     after = [r["id"] for r in truth if (r[":updated_at"], int(r["id"])) >
              (row[":updated_at"], int(row["id"]))]
     assert sorted(r["id"] for r in got) == sorted(after)
-    ranged = get(api, **{"$select": "id", "$where": f"id > '{row['id']}' and id <= '{int(row['id']) + 10}'"}).json()
-    assert [int(r["id"]) for r in ranged] == list(range(int(row["id"]) + 1, int(row["id"]) + 11))
+    first = int(row["id"])
+    ranged = get(api, **{"$select": "id", "$where": f"id > '{first}' and id <= '{first + 10}'"})
+    assert [int(r["id"]) for r in ranged.json()] == list(range(first + 1, first + 11))
     count = get(api, **{"$select": "count(*)", "$where": "arrest = true"}).json()
     assert count == [{"count": str(sum(r["arrest"] for r in truth))}]
 
@@ -268,7 +269,7 @@ def test_fault_knobs(api):
         time.sleep(0.6)  # let the abandoned slow request finish before counting successes
 
         # mid-run failure: the first page succeeds, then the server stays down
-        faults.fail_after(1)
+        faults.fail_after_requests = 1  # counts from now, not from the server's start
         assert get(api, **{"$limit": 5}).status_code == 200
         assert [get(api, **{"$limit": 5}).status_code for _ in range(3)] == [503] * 3
         assert {r.fault for r in api.requests[-3:]} == {"server_error"}
