@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +22,19 @@ def raw_dataset(source_name: str) -> str:
     return f"raw_{source_name}"
 
 
+def default_pipelines_dir() -> Path:
+    """Local dlt state, one folder per warehouse database.
+
+    dlt trusts local state that is newer than the destination's, so two databases
+    sharing one folder would share cursors: a load into the second would skip rows.
+    """
+    url = os.environ.get("WAREHOUSE_URL")
+    if not url:
+        return PIPELINES_DIR / "embedded"
+    conn = warehouse.Connection.from_url(url)
+    return PIPELINES_DIR / re.sub(r"[^\w.-]+", "_", f"{conn.host}_{conn.port}_{conn.database}")[-100:]
+
+
 def postgres_pipeline(source_name: str, pipelines_dir: str | Path | None = None) -> dlt.Pipeline:
     """A dlt pipeline that loads `source_name` into `raw_<source_name>`.
 
@@ -30,7 +45,7 @@ def postgres_pipeline(source_name: str, pipelines_dir: str | Path | None = None)
         pipeline_name=source_name,
         destination="postgres",
         dataset_name=raw_dataset(source_name),
-        pipelines_dir=str(pipelines_dir or PIPELINES_DIR),
+        pipelines_dir=str(pipelines_dir or default_pipelines_dir()),
     )
 
 

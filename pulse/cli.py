@@ -121,6 +121,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     dagster = Path(sys.executable).with_name("dagster")
+    # dagster-dbt looks for `dbt` on PATH when it re-parses the project under `dagster dev`.
+    os.environ["PATH"] = f"{dagster.parent}{os.pathsep}{os.environ.get('PATH', '')}"
     step(f"Dagster UI on http://{args.host}:{args.port}")
     return subprocess.call(
         [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),

@@ -55,21 +55,22 @@ def api_dataset_specs() -> list[dg.AssetSpec]:
     ]
 
 
-chicago_pipeline = postgres_pipeline("chicago")
-
-
 @dlt_assets(
     dlt_source=chicago_source(),
-    dlt_pipeline=chicago_pipeline,
+    dlt_pipeline=postgres_pipeline("chicago"),
     name="chicago_ingest",
     dagster_dlt_translator=RawTableTranslator(),
 )
 def chicago_raw_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator:
     """Loads new and changed rows from the Chicago portal into raw_chicago."""
     try:
-        # The source is rebuilt per run so it reads the configuration of this moment.
+        # Source and pipeline are rebuilt per run: they read this moment's configuration
+        # and keep their local state beside the warehouse they load into.
         yield from dlt.run(
-            context=context, dlt_source=chicago_source(), credentials=warehouse.url()
+            context=context,
+            dlt_source=chicago_source(),
+            dlt_pipeline=postgres_pipeline("chicago"),
+            credentials=warehouse.url(),
         ).fetch_row_count()
     except PipelineStepFailed as err:
         if clear := explain(err, f"crimes ({CRIMES_DATASET_ID})"):

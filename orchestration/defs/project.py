@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
 from pulse.warehouse import PROJECT_ROOT
 
@@ -12,6 +13,9 @@ dbt_project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
 # Under `dagster dev` the manifest is re-parsed at load; everywhere else `prepare_dbt()`
 # (called by `make`, the CLI and the tests) builds it once, before definitions load.
 dbt_project.prepare_if_dev()
+
+# The dbt beside this interpreter: works without activating the virtualenv.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 DBT_SOURCES = (PROJECT_ROOT / "dbt_project", PROJECT_ROOT / "dbt_project.yml")
 
@@ -28,5 +32,6 @@ def manifest_is_stale(manifest: Path = dbt_project.manifest_path) -> bool:
 def prepare_dbt(force: bool = False) -> Path:
     """Runs `dbt parse` when the manifest is missing or older than the dbt sources."""
     if force or manifest_is_stale():
-        dbt_project.preparer.prepare(dbt_project)
+        dbt = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
+        dbt.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path

@@ -39,8 +39,9 @@ def test_lineage_from_api_to_marts(defs):
     graph = defs.resolve_asset_graph()
     path = ["api/chicago/crimes", "raw_chicago/crimes", "staging/stg_chicago__crimes",
             "enriched/int_chicago__crimes_enriched", "marts/rpt_chicago__crimes_monthly_by_area"]
-    for upstream, downstream in zip(path, path[1:]):
-        parents = {k.to_user_string() for k in graph.get(dg.AssetKey.from_user_string(downstream)).parent_keys}
+    for upstream, downstream in zip(path, path[1:], strict=False):
+        node = graph.get(dg.AssetKey.from_user_string(downstream))
+        parents = {k.to_user_string() for k in node.parent_keys}
         assert upstream in parents, f"{downstream} should depend on {upstream}, has {parents}"
 
 

@@ -4,10 +4,11 @@
     index on crime_id the delete is an index semi-join while the insert is a
     plain append; MERGE writes a new row version per update just the same.
 
-    `>=` on updated_at, not `>`: the dlt load that follows a dbt run can bring
-    more rows with the same :updated_at as the current max; `>` would skip
-    them for good. `>=` reprocesses the handful of rows at the max, and the
-    unique key turns that into a replace, not a duplicate.
+    New rows are picked by loaded_at (the dlt load), not by the portal's
+    updated_at: each load is atomic and later loads have later ids, so `>`
+    takes exactly the loads this table has not seen. updated_at would miss
+    rows the portal stamped late (the overlap window re-reads them) and every
+    row of a raw table that was reloaded from scratch.
 #}
 {{
     config(
@@ -17,7 +18,7 @@
         on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['crime_id'], 'unique': true},
-            {'columns': ['updated_at']},
+            {'columns': ['loaded_at']},
         ],
     )
 }}
@@ -27,8 +28,8 @@ with
 crimes as (
     select * from {{ ref('stg_chicago__crimes') }}
     {% if is_incremental() %}
-        where updated_at >= (
-            select coalesce(max(updated_at), '-infinity'::timestamptz)
+        where loaded_at > (
+            select coalesce(max(loaded_at), '-infinity'::timestamptz)
             from {{ this }}
         )
     {% endif %}
