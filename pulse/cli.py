@@ -114,6 +114,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from orchestration.defs.project import prepare_dbt
 
+    warehouse.export_env()
     prepare_dbt()
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster"))
     home = Path(os.environ["DAGSTER_HOME"])
@@ -183,6 +184,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Libraries (Dagster, dagster-dbt) set their own loggers to INFO: filter at the handler.
+    logging.getLogger().handlers[0].setLevel(logging.WARNING)
     # dlt reads .dlt/config.toml from the working directory: always the project's.
     os.chdir(PROJECT_ROOT)
     args = parser().parse_args(argv)

@@ -42,7 +42,7 @@ def warehouse_db() -> Iterator[warehouse.Connection]:
 
 
 @pytest.fixture(scope="session")
-def dbt_manifest() -> Path:
+def dbt_manifest(warehouse_db) -> Path:
     from orchestration.defs.project import prepare_dbt
 
     return prepare_dbt()

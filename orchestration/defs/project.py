@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,12 +27,24 @@ def _newest_source_mtime() -> float:
     return max(p.stat().st_mtime for p in paths)
 
 
+def _manifest_database(manifest: Path) -> str | None:
+    nodes = json.loads(manifest.read_text()).get("nodes", {})
+    return next((n.get("database") for n in nodes.values() if n.get("database")), None)
+
+
 def manifest_is_stale(manifest: Path = dbt_project.manifest_path) -> bool:
-    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime()
+    """Missing, older than the dbt sources, or parsed for another database.
+
+    The manifest bakes the database into every relation name, and Dagster reads row
+    counts through those names: a manifest of another database would miss them.
+    """
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
+        return True
+    return _manifest_database(manifest) != os.environ.get("PGDATABASE", "pulse")
 
 
 def prepare_dbt(force: bool = False) -> Path:
-    """Runs `dbt parse` when the manifest is missing or older than the dbt sources."""
+    """Runs `dbt parse` when the manifest is stale (see `manifest_is_stale`)."""
     if force or manifest_is_stale():
         dbt = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
         dbt.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()

@@ -1,0 +1,19 @@
+"""A local SODA 2.1 (Socrata) API serving deterministic synthetic Chicago crimes.
+
+Pulse's demo and tests point the crimes dlt source at this server instead of
+data.cityofchicago.org: same URL shape, SoQL subset, row JSON and error bodies.
+"""
+
+from .crimes import CrimesDataset, RevisionResult, same_timestamp_dataset
+from .server import DATASET_ID, Faults, RequestRecord, SampleApi, serve
+
+__all__ = [
+    "DATASET_ID",
+    "CrimesDataset",
+    "Faults",
+    "RequestRecord",
+    "RevisionResult",
+    "SampleApi",
+    "same_timestamp_dataset",
+    "serve",
+]

@@ -1,0 +1,321 @@
+"""HTTP front end: SODA 2.1 `/resource/<id>.json` with scriptable faults.
+
+`SampleApi` runs it on a background thread for tests; `serve` blocks for the
+CLI. The handler answers like data.cityofchicago.org (status codes, error
+bodies, headers) so client retry/backoff code is exercised for real.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .crimes import CrimesDataset
+from .soql import BOOLEAN, FIXED_TS, FLOATING_TS, INSTANT_LOCAL, NUMBER, SoqlError, parse_query
+
+log = logging.getLogger(__name__)
+
+DATASET_ID = "ijzp-q8t2"
+_TOKEN_PARAM = "$$app_token"
+_JSON = "application/json;charset=utf-8"
+
+
+@dataclass
+class Faults:
+    """Failure knobs, mutable from tests while the server runs.
+
+    Each `*_next` knob is a countdown: the next N data requests get that fault.
+    Checked in this order: rate limit, server error, fail_after_requests, bad
+    request, slow (then served normally or malformed), malformed.
+    `fail_after_requests=K` lets the next K data requests succeed (counted from
+    when it is set), then fails every one with `server_error_status` until it
+    is set back to None or `reset()`: a run that dies mid-paging.
+    """
+
+    rate_limit_next: int = 0
+    retry_after: int = 1  # seconds, sent as Retry-After on 429
+    server_error_next: int = 0
+    server_error_status: int = 503  # 500, 502 or 503
+    slow_next: int = 0
+    slow_seconds: float = 2.0
+    malformed_next: int = 0  # 200 with a truncated JSON body
+    bad_request_next: int = 0  # 400 query.soql.no-such-column
+    fail_after_requests: int | None = None
+    succeeded: int = 0  # successful data responses so far
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "fail_after_requests":  # count successes from when it is armed
+            super().__setattr__("succeeded", 0)
+
+    def take(self, knob: str) -> bool:
+        """Consume one unit of a countdown knob; True if it fired."""
+        with self._lock:
+            left = getattr(self, knob)
+            if left > 0:
+                setattr(self, knob, left - 1)
+                return True
+            return False
+
+    def exhausted(self) -> bool:
+        with self._lock:
+            return self.fail_after_requests is not None and self.succeeded >= self.fail_after_requests
+
+    def record_success(self) -> None:
+        with self._lock:
+            self.succeeded += 1
+
+    def reset(self) -> None:
+        """Back to a healthy server (counters included)."""
+        with self._lock:
+            self.rate_limit_next = self.server_error_next = self.slow_next = 0
+            self.malformed_next = self.bad_request_next = self.succeeded = 0
+            self.fail_after_requests = None
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as served. The app token's value is never kept."""
+
+    path: str
+    params: dict[str, str]
+    status: int
+    rows: int  # rows in the body (0 for errors)
+    token_sent: bool
+    fault: str | None  # which Faults knob answered, if any
+
+
+@dataclass
+class _State:
+    dataset: CrimesDataset
+    faults: Faults
+    required_token: str | None
+    requests: list[RequestRecord] | deque[RequestRecord]
+
+
+def _soda_type(column: str) -> str:
+    if column.startswith(":"):
+        return "meta_data"
+    if column in BOOLEAN:
+        return "boolean"
+    if column in NUMBER:
+        return "number"
+    if column in FLOATING_TS or column in INSTANT_LOCAL:
+        return "floating_timestamp"
+    if column in FIXED_TS:
+        return "calendar_date"
+    return "location" if column == "location" else "text"
+
+
+def _geojson(rows: list[dict[str, Any]], select: tuple[str, ...]) -> dict[str, Any]:
+    """FeatureCollection shaped like the portal's (.geojson endpoint)."""
+    features = []
+    for row in rows:
+        loc = row.get("location")
+        props = {c: row.get(c) for c in select if c != "location"}
+        if "location" in select:
+            blank = "" if loc else None  # the portal flattens location into these
+            props.update(location_address=blank, location_city=blank, location_state=blank,
+                         location_zip=blank)
+        geometry = ({"type": "Point",
+                     "coordinates": [float(loc["longitude"]), float(loc["latitude"])]}
+                    if loc else None)
+        features.append({"type": "Feature", "geometry": geometry, "properties": props})
+    return {"type": "FeatureCollection", "features": features,
+            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like requests.Session expects
+    server_version = "sample-soda/2.1"
+    state: _State  # set on the subclass built per server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        # The request line may carry $$app_token: log only the path.
+        log.debug("%s %s", self.address_string(), urlsplit(self.path).path)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        url = urlsplit(self.path)
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        token = self.headers.get("X-App-Token") or params.pop(_TOKEN_PARAM, None)
+        reply = self._handle(url.path, params, token)
+        # Record before answering: a client that has its response can count on the log.
+        if reply.status == 200:
+            self.state.faults.record_success()
+        self.state.requests.append(RequestRecord(url.path, params, reply.status, reply.rows,
+                                                 token is not None, reply.fault))
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):  # client gave up (timeouts)
+            pass
+
+    def _handle(self, path: str, params: dict[str, str], token: str | None) -> _Reply:
+        state, faults = self.state, self.state.faults
+        name, _, ext = path.removeprefix("/resource/").rpartition(".")
+        if not path.startswith("/resource/") or name != DATASET_ID or ext not in ("json", "geojson"):
+            return _Reply.of_json(404, {"error": True, "message": "Not found"})
+        if state.required_token is not None and token != state.required_token:
+            return _Reply.of_json(403, {"code": "permission_denied", "error": True,
+                                     "message": "Invalid app_token specified"})
+        if faults.take("rate_limit_next"):
+            return _Reply.of_json(429, {"error": True, "message": "Too many requests"},
+                               headers={"Retry-After": str(faults.retry_after)},
+                               fault="rate_limit_next")
+        if faults.take("server_error_next") or faults.exhausted():
+            status = faults.server_error_status  # gateways answer 5xx with HTML
+            return _Reply(status, f"<html><body><h1>{status}</h1></body></html>".encode(),
+                          "text/html;charset=utf-8", fault="server_error")
+        if faults.take("bad_request_next"):
+            err = SoqlError("query.soql.no-such-column", "No such column: injected_fault",
+                            column="injected_fault", dataset=f"alpha.{DATASET_ID}")
+            return _Reply.error(err, fault="bad_request_next")
+        fault = None
+        if faults.take("slow_next"):
+            time.sleep(faults.slow_seconds)
+            fault = "slow_next"
+        try:
+            query = parse_query(params)
+            rows = state.dataset.query(query)
+        except SoqlError as err:
+            err.data.setdefault("dataset", f"alpha.{DATASET_ID}")
+            return _Reply.error(err, fault=fault)
+        select = ("count",) if query.count else query.select
+        if ext == "geojson":
+            body = json.dumps(_geojson(rows, select)).encode()
+            ctype = "application/vnd.geo+json;charset=utf-8"
+        else:
+            body, ctype = json.dumps(rows, separators=(",", ":")).encode(), _JSON
+        if faults.take("malformed_next"):
+            body, fault = body[: max(1, len(body) // 2)], "malformed_next"
+        headers = {
+            "X-SODA2-Fields": json.dumps(list(select)),
+            "X-SODA2-Types": json.dumps(["number" if query.count else _soda_type(c)
+                                         for c in select]),
+            "X-SODA2-Data-Out-Of-Date": "false",
+        }
+        return _Reply(200, body, ctype, headers, rows=len(rows), fault=fault)
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+    fault: str | None = None
+
+    @classmethod
+    def of_json(cls, status: int, payload: Any, **kwargs: Any) -> _Reply:
+        return cls(status, json.dumps(payload).encode(), _JSON, **kwargs)
+
+    @classmethod
+    def error(cls, err: SoqlError, fault: str | None = None) -> _Reply:
+        return cls.of_json(400, {"code": err.code, "error": True, "message": err.message,
+                              "errorCode": err.code, "data": err.data}, fault=fault)
+
+
+def _make_server(host: str, port: int, state: _State) -> ThreadingHTTPServer:
+    handler = type("SampleSodaHandler", (_Handler,), {"state": state})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True  # a hung client must not block shutdown
+    return server
+
+
+class SampleApi:
+    """A SODA server on a background thread; use as a context manager.
+
+        with SampleApi(CrimesDataset(10_000, seed=1)) as api:
+            requests.get(f"{api.url}/resource/ijzp-q8t2.json", params={"$limit": 10})
+    """
+
+    def __init__(
+        self,
+        dataset: CrimesDataset | None = None,
+        *,
+        faults: Faults | None = None,
+        required_token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.dataset = dataset if dataset is not None else CrimesDataset(1000)
+        self.faults = faults if faults is not None else Faults()
+        self.requests: list[RequestRecord] = []
+        self._state = _State(self.dataset, self.faults, required_token, self.requests)
+        self._host, self._port = host, port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("SampleApi is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def resource_url(self) -> str:
+        return f"{self.url}/resource/{DATASET_ID}.json"
+
+    def data_requests(self) -> list[RequestRecord]:
+        """Requests that reached the dataset endpoint (any status)."""
+        return [r for r in self.requests if r.path.startswith("/resource/")]
+
+    def start(self) -> SampleApi:
+        if self._server is None:
+            self._server = _make_server(self._host, self._port, self._state)
+            self._thread = threading.Thread(target=self._server.serve_forever,
+                                            name="sample-soda", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> SampleApi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    dataset: CrimesDataset | None = None,
+    faults: Faults | None = None,
+    required_token: str | None = None,
+) -> None:
+    """Serve until Ctrl-C (blocking)."""
+    dataset = dataset if dataset is not None else CrimesDataset(10_000)
+    # A long-running server keeps only recent records.
+    state = _State(dataset, faults or Faults(), required_token, deque(maxlen=1000))
+    server = _make_server(host, port, state)
+    bound_host, bound_port = server.server_address[:2]
+    log.info("Serving %d crimes at http://%s:%s/resource/%s.json", len(dataset), bound_host,
+             bound_port, DATASET_ID)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
