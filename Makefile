@@ -25,6 +25,10 @@ test: manifest
 	$(BIN)/ruff check pulse pipelines orchestration tests bench
 	$(BIN)/python -m pytest -q
 
+BENCH_ROWS ?= 200000
+bench: manifest
+	$(BIN)/python -m bench.backfill_and_revision --rows $(BENCH_ROWS)
+
 lint: install
 	$(BIN)/ruff check pulse pipelines orchestration tests bench
 

@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--rows-file", help="serve rows from a SODA JSON or GeoJSON file instead")
     parser.add_argument("--revisions", type=int, default=0,
-                        help="revision batches to apply before serving, each adding and "
-                             "updating 1%% of the rows under one new :updated_at")
+                        help="revision batches to apply before serving, each touching 1%% of "
+                             "the rows (half new, half updated) under one new :updated_at")
     parser.add_argument("--require-token-env", metavar="VAR",
                         help="reject requests whose X-App-Token differs from $VAR "
                              "(read from the environment so it never shows in ps)")
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     dataset = (CrimesDataset.from_file(args.rows_file, seed=args.seed) if args.rows_file
                else CrimesDataset(args.rows, seed=args.seed))
-    batch = max(1, len(dataset) // 100)
+    batch = max(1, len(dataset) // 200)
     for _ in range(args.revisions):
         dataset.apply_revision(new_rows=batch, updated_rows=batch)
     token = os.environ[args.require_token_env] if args.require_token_env else None
