@@ -152,3 +152,13 @@ def test_marts_equal_pandas_after_revision_and_incremental_build(built, warehous
     ]
     assert_monthly_matches(warehouse_db, api.dataset)
     assert_daily_matches(warehouse_db, api.dataset)
+
+
+def test_docs_generate_and_source_freshness(built):
+    docs = run_dbt("docs", "generate")
+    assert docs.returncode == 0, docs.stdout[-3000:]
+    assert (PROJECT_ROOT / "target" / "catalog.json").exists()
+    freshness = run_dbt("source", "freshness")
+    # the load just happened: the source is fresh
+    assert freshness.returncode == 0, freshness.stdout[-3000:]
+    assert "PASS freshness of chicago.crimes" in freshness.stdout
