@@ -14,6 +14,7 @@ from dlt.sources.rest_api import rest_api_resources
 from pipelines._common import postgres_pipeline, run_source
 
 from .helpers import SocrataError, check_page, explain, rename_system_fields
+from .paging import SocrataKeysetPaginator
 from .settings import CRIMES_COLUMNS, CRIMES_DATASET_ID, MAX_PAGE_SIZE, PORTAL_URL
 
 __all__ = ["SocrataError", "chicago_source", "load_chicago"]
@@ -36,7 +37,8 @@ def chicago_source(
     `SOURCES__CHICAGO__BASE_URL`); the app token is a secret (`SOURCES__CHICAGO__APP_TOKEN`)
     sent as the `X-App-Token` header, so it never appears in a URL or a log line.
 
-    The cursor is the platform's `:updated_at`, read in `(:updated_at, :id)` order. Each run
+    The cursor is the platform's `:updated_at`, read in `(:updated_at, :id)` order and paged
+    by that key (see paging.py: `$offset` would skip rows revised mid-run). Each run
     re-reads `overlap_seconds` before the saved cursor and merges on `id`, so a revision the
     portal stamped late is still picked up. `range_start="open"` keeps the cursor boundary
     linear: dlt's boundary de-duplication is quadratic when thousands of rows share the last
@@ -71,14 +73,7 @@ def chicago_source(
                 "lag": overlap_seconds,
                 "range_start": "open",
             },
-            "paginator": {
-                "type": "offset",
-                "limit": min(page_size, MAX_PAGE_SIZE),
-                "offset_param": "$offset",
-                "limit_param": "$limit",
-                "total_path": None,
-                "stop_after_empty_page": True,
-            },
+            "paginator": SocrataKeysetPaginator(limit=min(page_size, MAX_PAGE_SIZE)),
             "response_actions": [check_page],
         },
         "processing_steps": [{"map": rename_system_fields}],

@@ -34,5 +34,6 @@ CRIMES_COLUMNS: TTableSchemaColumns = {
     "location": {"data_type": "json", "nullable": True},
     "socrata_id": {"data_type": "text", "nullable": True},
     "socrata_created_at": {"data_type": "timestamp", "nullable": True},
-    "socrata_updated_at": {"data_type": "timestamp", "nullable": False},
+    # A row revised while a run pages comes twice in one load: the merge keeps the newest.
+    "socrata_updated_at": {"data_type": "timestamp", "nullable": False, "dedup_sort": "desc"},
 }

@@ -75,3 +75,24 @@ def test_rows_sharing_one_timestamp_skip_boundary_deduplication(fresh_raw, wareh
         cursor = state["socrata_updated_at"]
         assert cursor["unique_hashes"] == []
         assert cursor["last_value"].startswith(api.dataset.max_updated_at.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def test_rows_revised_between_pages_are_not_skipped(fresh_raw, warehouse_db):
+    """The portal revises rows while a run pages through them. With `$offset` paging the
+    rows after a revised one shift left and one is skipped for good; keyset paging
+    (after the last `:updated_at, :id` seen) reads every row."""
+    with SampleApi(CrimesDataset(ROWS, seed=9)) as api:
+        query_page = api.dataset.query
+        pages = []
+
+        def query_then_revise(q):
+            rows = query_page(q)
+            if not pages:  # right after serving the first page, half the rows change
+                api.dataset.apply_revision(new_rows=0, updated_rows=ROWS // 2)
+            pages.append(len(rows))
+            return rows
+
+        api.dataset.query = query_then_revise
+        load(api, fresh_raw, warehouse_db, page_size=2_000)
+        assert len(pages) > 2
+        assert raw_rows(warehouse_db) == truth_rows(api.dataset)
