@@ -50,7 +50,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "psql":
         conn = warehouse.connection()
         os.environ.update(conn.libpq_env())
-        os.execvp("psql", ["psql", *args.rest])
+        psql = warehouse.psql_executable()
+        os.execv(psql, [psql, *args.rest])
     return 0
 
 

@@ -86,7 +86,9 @@ class Connection:
 
     def redacted(self) -> str:
         """The URL with the password masked, for logs and errors."""
-        return self.url().replace(quote(self.password, safe=""), "***") if self.password else self.url()
+        masked = Connection(self.host, self.port, self.user, "***" if self.password else "",
+                            self.database)
+        return masked.url().replace("%2A%2A%2A", "***")
 
 
 def data_dir() -> Path:
@@ -266,6 +268,17 @@ def drop_database(name: str) -> None:
 def _dsn(conn: Connection) -> dict[str, object]:
     return {"host": conn.host, "port": conn.port, "user": conn.user,
             "password": conn.password, "dbname": conn.database}
+
+
+def psql_executable() -> str:
+    """psql from PATH, else the one inside the pgserver wheel."""
+    import shutil
+
+    if found := shutil.which("psql"):
+        return found
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    return str(POSTGRES_BIN_PATH / "psql")
 
 
 def connect(database: str | None = None):
