@@ -162,3 +162,22 @@ def test_docs_generate_and_source_freshness(built):
     # the load just happened: the source is fresh
     assert freshness.returncode == 0, freshness.stdout[-3000:]
     assert "PASS freshness of chicago.crimes" in freshness.stdout
+
+
+def test_every_model_and_column_is_documented(built, warehouse_db, dbt_manifest):
+    import json
+
+    manifest = json.loads(dbt_manifest.read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")]
+    assert models
+    for node in models:
+        assert node["description"].strip(), f"{node['name']} has no description"
+        actual = [c for (c,) in query(
+            warehouse_db,
+            "select column_name from information_schema.columns "
+            "where table_schema = %s and table_name = %s",
+            (node["schema"], node["alias"]),
+        )]
+        documented = {name for name, col in node["columns"].items() if col["description"].strip()}
+        missing = set(actual) - documented
+        assert not missing, f"{node['name']}: undocumented columns {sorted(missing)}"
