@@ -35,6 +35,12 @@ def default_pipelines_dir() -> Path:
     return PIPELINES_DIR / re.sub(r"[^\w.-]+", "_", f"{conn.host}_{conn.port}_{conn.database}")[-100:]
 
 
+# Sources yield Arrow tables: Parquet files loaded by ADBC's binary COPY. dbt reads
+# _dlt_load_id (when a row was loaded), which dlt adds to Arrow tables only when asked.
+LOADER_FILE_FORMAT = "parquet"
+dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+
+
 def postgres_pipeline(source_name: str, pipelines_dir: str | Path | None = None) -> dlt.Pipeline:
     """A dlt pipeline that loads `source_name` into `raw_<source_name>`.
 
@@ -58,6 +64,7 @@ def run_source(
 ) -> LoadInfo:
     """Runs `source` into the warehouse; `explain` turns a failure into a clearer error."""
     try:
+        run_kwargs.setdefault("loader_file_format", LOADER_FILE_FORMAT)
         return pipeline.run(source, credentials=credentials or warehouse.url(), **run_kwargs)
     except PipelineStepFailed as err:
         if explain and (clear := explain(err)):

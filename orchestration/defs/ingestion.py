@@ -8,7 +8,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines._common import postgres_pipeline
+from pipelines._common import LOADER_FILE_FORMAT, postgres_pipeline
 from pipelines.chicago import chicago_source
 from pipelines.chicago.helpers import explain
 from pipelines.chicago.settings import CRIMES_DATASET_ID, PORTAL_URL
@@ -71,6 +71,7 @@ def chicago_raw_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResourc
             dlt_source=chicago_source(),
             dlt_pipeline=postgres_pipeline("chicago"),
             credentials=warehouse.url(),
+            loader_file_format=LOADER_FILE_FORMAT,
         ).fetch_row_count()
     except PipelineStepFailed as err:
         if clear := explain(err, f"crimes ({CRIMES_DATASET_ID})"):

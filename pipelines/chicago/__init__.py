@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.common.time import ensure_pendulum_datetime
 from dlt.sources import DltResource
 from dlt.sources.helpers.requests import Client
 from dlt.sources.rest_api import rest_api_resources
 
 from pipelines._common import postgres_pipeline, run_source
 
-from .helpers import SocrataError, check_page, explain, rename_system_fields
+from .arrow import PageToArrow
+from .helpers import SocrataError, check_page, explain, soql_timestamp
 from .paging import SocrataKeysetPaginator
 from .settings import CRIMES_COLUMNS, CRIMES_DATASET_ID, MAX_PAGE_SIZE, PORTAL_URL
 
@@ -68,17 +70,20 @@ def chicago_source(
                 "$order": ":updated_at,:id",
             },
             "incremental": {
-                "cursor_path": "socrata_updated_at",  # after rename_system_fields
-                "initial_value": initial_value,
+                "cursor_path": "socrata_updated_at",  # named by PageToArrow
+                "initial_value": ensure_pendulum_datetime(initial_value),
+                "convert": soql_timestamp,
                 "lag": overlap_seconds,
                 "range_start": "open",
             },
             "paginator": SocrataKeysetPaginator(limit=min(page_size, MAX_PAGE_SIZE)),
             "response_actions": [check_page],
         },
-        "processing_steps": [{"map": rename_system_fields}],
     }
-    return rest_api_resources({"client": client, "resources": [crimes]})
+    resources = rest_api_resources({"client": client, "resources": [crimes]})
+    for resource in resources:
+        resource.add_step(PageToArrow(CRIMES_COLUMNS))  # declared columns -> typed Arrow
+    return resources
 
 
 def load_chicago(
@@ -97,5 +102,5 @@ def load_chicago(
         chicago_source(**source_args),
         credentials=credentials,
         explain=lambda err: explain(err, f"crimes ({CRIMES_DATASET_ID})"),
-        loader_file_format=loader_file_format,
+        **({"loader_file_format": loader_file_format} if loader_file_format else {}),
     )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from requests import Response
 from requests.exceptions import ChunkedEncodingError, HTTPError
-
-from .settings import SYSTEM_FIELDS
 
 SECRET_PARAMS = {"$$app_token", "app_token", "token"}
 
@@ -60,12 +59,10 @@ def check_page(response: Response, *args: Any, **kwargs: Any) -> Response:
     return response
 
 
-def rename_system_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """`:updated_at` -> `socrata_updated_at` and friends, in place."""
-    for system_name, column in SYSTEM_FIELDS.items():
-        if system_name in row:
-            row[column] = row.pop(system_name)
-    return row
+def soql_timestamp(value: datetime) -> str:
+    """A UTC instant as a SoQL literal, in the portal's own format: 2024-01-31T12:00:00.000Z."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _causes(err: BaseException) -> Iterator[BaseException]:
