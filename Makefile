@@ -25,9 +25,10 @@ test: manifest
 	$(BIN)/ruff check pulse pipelines orchestration tests bench
 	$(BIN)/python -m pytest -q
 
-BENCH_ROWS ?= 200000
+BENCH_ROWS ?= 1000000
+BENCH_REPEAT ?= 3
 bench: manifest
-	$(BIN)/python -m bench.backfill_and_revision --rows $(BENCH_ROWS)
+	$(BIN)/python -m bench.suite --rows $(BENCH_ROWS) --repeat $(BENCH_REPEAT)
 
 lint: install
 	$(BIN)/ruff check pulse pipelines orchestration tests bench

@@ -46,6 +46,19 @@ def chicago_source(
     linear: dlt's boundary de-duplication is quadratic when thousands of rows share the last
     timestamp, as Socrata's bulk revisions do; the overlap and the merge make it unnecessary.
     """
+    client = client_config(base_url, app_token, request_timeout, max_attempts, backoff_factor)
+    crimes = crimes_config(page_size, overlap_seconds, initial_value)
+    resources = rest_api_resources({"client": client, "resources": [crimes]})
+    for resource in resources:
+        resource.add_step(PageToArrow(CRIMES_COLUMNS))  # declared columns -> typed Arrow
+    return resources
+
+
+def client_config(
+    base_url: str, app_token: str | None, request_timeout: float, max_attempts: int,
+    backoff_factor: float,
+) -> dict:
+    """rest_api's client: timeouts and retries on every request, the token as a header."""
     http = Client(
         request_timeout=request_timeout,
         request_max_attempts=max_attempts,
@@ -56,8 +69,12 @@ def chicago_source(
     if app_token:
         client["auth"] = {"type": "api_key", "name": "X-App-Token", "api_key": app_token,
                           "location": "header"}
+    return client
 
-    crimes = {
+
+def crimes_config(page_size: int, overlap_seconds: float, initial_value: str) -> dict:
+    """The crimes resource as a rest_api configuration."""
+    return {
         "name": "crimes",
         "primary_key": "id",
         "write_disposition": "merge",
@@ -80,10 +97,6 @@ def chicago_source(
             "response_actions": [check_page],
         },
     }
-    resources = rest_api_resources({"client": client, "resources": [crimes]})
-    for resource in resources:
-        resource.add_step(PageToArrow(CRIMES_COLUMNS))  # declared columns -> typed Arrow
-    return resources
 
 
 def load_chicago(

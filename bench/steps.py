@@ -1,0 +1,112 @@
+"""One measured step per process: `python -m bench.steps NAME '{json args}'`.
+
+A process per step gives each its own peak RSS. The last stdout line is JSON:
+the step's wall time (imports excluded), its peak RSS (its own or its children's,
+e.g. dbt's) and what it counted.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pulse import warehouse
+from pulse.warehouse import PROJECT_ROOT
+
+
+def ceiling(url: str) -> dict[str, Any]:
+    from bench.ceiling import copy_load
+
+    return {"rows": copy_load(url, warehouse.url())}
+
+
+def pulse_ingest(url: str, state: str, dataset: str = "raw_chicago") -> dict[str, Any]:
+    import dlt
+
+    from pipelines._common import run_source
+    from pipelines.chicago import chicago_source
+
+    pipeline = dlt.pipeline("chicago", destination="postgres", dataset_name=dataset,
+                            pipelines_dir=state)
+    run_source(pipeline, chicago_source(base_url=url))
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    return {"rows": counts.get("crimes", 0)}
+
+
+def untuned_ingest(url: str, state: str) -> dict[str, Any]:
+    from bench.untuned import untuned_load
+
+    return {"rows": untuned_load(url, warehouse.url(), state)}
+
+
+def dbt_build(full_refresh: bool = False) -> dict[str, Any]:
+    import subprocess
+
+    warehouse.export_env()
+    dbt = Path(sys.executable).with_name("dbt")
+    args = [str(dbt), "build", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+    subprocess.run(args + (["--full-refresh"] if full_refresh else []), check=True,
+                   stdout=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+    results = json.loads((PROJECT_ROOT / "target" / "run_results.json").read_text())
+    rebuilt = {
+        r["unique_id"].split(".")[-1]: r.get("adapter_response", {}).get("rows_affected")
+        for r in results["results"] if r["unique_id"].startswith("model.")
+    }
+    return {"rows_rebuilt": rebuilt}
+
+
+def defs_load() -> dict[str, Any]:
+    from orchestration.definitions import defs
+
+    return {"assets": len(defs.resolve_all_asset_specs())}
+
+
+def materialize_small() -> dict[str, Any]:
+    import dagster as dg
+
+    from orchestration.defs.dbt import dbt_models
+    from orchestration.defs.resources import resources
+
+    key = dg.AssetKey(["seeds", "chicago_community_areas"])
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([dbt_models], selection=[key], resources=resources(),
+                                instance=instance)
+    return {"success": result.success}
+
+
+STEPS = {f.__name__: f for f in (ceiling, pulse_ingest, untuned_ingest, dbt_build, defs_load,
+                                 materialize_small)}
+
+
+# Imported before the clock starts: a step times its work, not library imports.
+# defs_load is the exception: importing the code location is what it measures.
+PRELOAD = {
+    "ceiling": ["bench.ceiling"],
+    "pulse_ingest": ["dlt", "pipelines._common", "pipelines.chicago"],
+    "untuned_ingest": ["bench.untuned"],
+    "materialize_small": ["dagster", "orchestration.defs.dbt", "orchestration.defs.resources"],
+}
+
+
+def main() -> int:
+    import importlib
+
+    name, args = sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    for module in PRELOAD.get(name, []):
+        importlib.import_module(module)
+    started = time.perf_counter()
+    out = STEPS[name](**args)
+    out["seconds"] = time.perf_counter() - started
+    rss_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                 resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    out["peak_rss_mb"] = round(rss_kb / 1024, 1)
+    print(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
