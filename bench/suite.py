@@ -26,6 +26,7 @@ from pulse.warehouse import PROJECT_ROOT
 
 DATABASE = "pulse_bench"
 POSTGRES = "embedded PostgreSQL 16"
+REFRESH_SELECT = "source:chicago+"
 SCHEMAS = ("raw_chicago", "staging", "enriched", "marts", "seeds", "bench_ceiling",
            "raw_untuned", "raw_compare")
 
@@ -71,9 +72,10 @@ def run_suite(rows: int, repeat: int, compare_rows: int) -> dict[str, Any]:
                 record("dbt_full", step("dbt_build", full_refresh=True))
             with sample_api(rows, revisions=1) as url:
                 record("refresh_ingest", step("pulse_ingest", url=url, state=state))
-                record("dbt_incremental", step("dbt_build"))
+                # what the chicago_refresh job rebuilds: everything downstream of the raw table
+                record("dbt_incremental", step("dbt_build", select=REFRESH_SELECT))
                 record("noop_ingest", step("pulse_ingest", url=url, state=state))
-                record("noop_dbt", step("dbt_build"))
+                record("noop_dbt", step("dbt_build", select=REFRESH_SELECT))
         record("defs_load", step("defs_load"))
         record("materialize_small", step("materialize_small"))
 
@@ -116,6 +118,10 @@ def report(rows: int, compare_rows: int, runs: dict[str, list[dict[str, Any]]]) 
         "refresh_vs_backfill": summary([f / b for f, b in zip(refresh_total, backfill_total, strict=True)]),
         "dbt_incremental_vs_full": summary([i["seconds"] / f["seconds"] for i, f in
                                             zip(runs["dbt_incremental"], runs["dbt_full"], strict=True)]),
+        # the same without dbt's fixed start-up (about 3.5 s of imports and parsing)
+        "dbt_incremental_vs_full_in_dbt": summary(
+            [i["dbt_elapsed"] / f["dbt_elapsed"]
+             for i, f in zip(runs["dbt_incremental"], runs["dbt_full"], strict=True)]),
     }
     targets = {
         "backfill >= 50% of the COPY ceiling": ratios["backfill_vs_ceiling"]["median"] >= 0.5,
@@ -123,6 +129,8 @@ def report(rows: int, compare_rows: int, runs: dict[str, list[dict[str, Any]]]) 
         "1% refresh <= 10% of the backfill": ratios["refresh_vs_backfill"]["median"] <= 0.10,
         "no-op refresh < 10 s": statistics.median(noop_total) < 10,
         "dbt incremental <= 20% of full": ratios["dbt_incremental_vs_full"]["median"] <= 0.20,
+        "dbt incremental <= 20% of full, dbt's own time":
+            ratios["dbt_incremental_vs_full_in_dbt"]["median"] <= 0.20,
         "definitions load < 3 s": med("defs_load") < 3,
         "peak RSS < 1.5 GB": max(f["peak_rss_mb"] for f in figures.values()) < 1536,
     }
@@ -192,6 +200,8 @@ def markdown(result: dict[str, Any]) -> str:
          "1% refresh <= 10% of the backfill"),
         ("dbt incremental / full build", "dbt_incremental_vs_full", "<= 0.20",
          "dbt incremental <= 20% of full"),
+        ("the same, dbt's own elapsed time (no start-up)", "dbt_incremental_vs_full_in_dbt",
+         "<= 0.20", "dbt incremental <= 20% of full, dbt's own time"),
     ]:
         s = r[key]
         lines.append(f"| {label} | {s['median']:.2f} ({s['min']:.2f}–{s['max']:.2f}) | {target} | "

@@ -12,6 +12,9 @@ from pulse import warehouse
 from .ingestion import raw_table_key
 from .project import dbt_project
 
+# Unit tests check SQL logic on fixtures: they run in `make test`, not on every refresh.
+DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+
 
 class PulseDbtTranslator(DagsterDbtTranslator):
     """dbt sources take the raw table's key, so the graph runs API -> raw -> marts unbroken."""
@@ -38,4 +41,4 @@ class PulseDbtTranslator(DagsterDbtTranslator):
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
     """`dbt build` of the selected models: seeds, models and their tests, in dependency order."""
     warehouse.export_env()  # profiles.yml reads PG* variables
-    yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+    yield from dbt.cli(DBT_BUILD_ARGS, context=context).stream().fetch_row_counts()

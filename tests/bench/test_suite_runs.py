@@ -33,5 +33,6 @@ def test_suite_runs_end_to_end_at_tiny_scale(warehouse_db, dbt_manifest, tmp_pat
     assert 40 <= refreshed < 4000 // 2
     assert figures["dbt_incremental"]["rows_rebuilt"]["int_chicago__crimes_enriched"] == refreshed
     assert set(result["ratios"]) == {"backfill_vs_ceiling", "backfill_vs_untuned",
-                                     "refresh_vs_backfill", "dbt_incremental_vs_full"}
+                                     "refresh_vs_backfill", "dbt_incremental_vs_full",
+                                     "dbt_incremental_vs_full_in_dbt"}
     assert "| Pulse / ceiling throughput |" in (tmp_path / "latest.md").read_text()
