@@ -34,5 +34,6 @@ def test_suite_runs_end_to_end_at_tiny_scale(warehouse_db, dbt_manifest, tmp_pat
     assert figures["dbt_incremental"]["rows_rebuilt"]["int_chicago__crimes_enriched"] == refreshed
     assert set(result["ratios"]) == {"backfill_vs_ceiling", "backfill_vs_untuned",
                                      "refresh_vs_backfill", "dbt_incremental_vs_full",
-                                     "dbt_incremental_vs_full_in_dbt"}
+                                     "dbt_incremental_vs_full_in_dbt",
+                                     "enriched_model_incremental_vs_full"}
     assert "| Pulse / ceiling throughput |" in (tmp_path / "latest.md").read_text()
