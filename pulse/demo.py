@@ -96,10 +96,13 @@ def run_demo(rows: int, revision_share: float) -> int:
 
     state["runs"] += 1
     _write_state(state)
-    changed = 2 * batch if state["runs"] > 1 else len(dataset)
+    if state["runs"] == 1:
+        what = "the backfill"
+    else:
+        what = (f"{2 * batch:,} new or revised upstream since the last run, the rest re-read "
+                "from the overlap window before the cursor")
     step(f"done in {time.perf_counter() - started:.1f}s: fetched {fetched:,} rows from the API "
-         f"({changed:,} new or revised upstream since the last run, the rest re-read from "
-         f"the overlap window before the cursor); raw_chicago.crimes has {_raw_count():,} rows")
+         f"({what}); raw_chicago.crimes has {_raw_count():,} rows")
     print("\nReport marts:")
     for name, count in _mart_counts():
         print(f" - marts.{name}: {count:,} rows")
