@@ -11,7 +11,6 @@ import json
 import resource
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from pulse import warehouse
@@ -48,11 +47,10 @@ def dbt_build(full_refresh: bool = False, select: str | None = None) -> dict[str
     import subprocess
 
     from orchestration.defs.dbt import DBT_BUILD_ARGS
+    from pulse.dbt import dbt_command
 
     warehouse.export_env()
-    dbt = Path(sys.executable).with_name("dbt")
-    args = [str(dbt), *DBT_BUILD_ARGS, "--project-dir", str(PROJECT_ROOT),
-            "--profiles-dir", str(PROJECT_ROOT)]
+    args = dbt_command(*DBT_BUILD_ARGS)
     args += ["--full-refresh"] if full_refresh else []
     args += ["--select", select] if select else []
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, cwd=PROJECT_ROOT)

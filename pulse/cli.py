@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pulse import warehouse
+from pulse.dbt import dbt_command
 from pulse.warehouse import PROJECT_ROOT
 
 log = logging.getLogger("pulse")
-
-DBT_ARGS = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
 
 
 def step(message: str) -> None:
@@ -89,8 +88,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 def run_dbt(*dbt_args: str) -> int:
     """Runs the dbt CLI against the warehouse; returns its exit code."""
     warehouse.export_env()
-    dbt = Path(sys.executable).with_name("dbt")
-    return subprocess.call([str(dbt), *dbt_args, *DBT_ARGS], cwd=PROJECT_ROOT)
+    return subprocess.call(dbt_command(*dbt_args), cwd=PROJECT_ROOT)
 
 
 def cmd_build(args: argparse.Namespace) -> int:

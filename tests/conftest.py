@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,11 +49,9 @@ def dbt_manifest(warehouse_db) -> Path:
 
 def run_dbt(*args: str) -> subprocess.CompletedProcess:
     """Real dbt CLI against the test database (PG* are set by `warehouse_db`)."""
-    dbt = Path(sys.executable).with_name("dbt")
-    return subprocess.run(
-        [str(dbt), *args, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True,
-    )
+    from pulse.dbt import dbt_command
+
+    return subprocess.run(dbt_command(*args), cwd=PROJECT_ROOT, capture_output=True, text=True)
 
 
 def query(conn: warehouse.Connection, sql: str, params: tuple = ()) -> list[tuple]:

@@ -8,9 +8,8 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines._common import LOADER_FILE_FORMAT, postgres_pipeline
-from pipelines.chicago import chicago_source
-from pipelines.chicago.helpers import explain
+from pipelines._common import LOADER_FILE_FORMAT, postgres_pipeline, raw_dataset
+from pipelines.chicago import chicago_source, explain_failure
 from pipelines.chicago.settings import CRIMES_DATASET_ID, PORTAL_URL
 from pulse import warehouse
 
@@ -34,10 +33,9 @@ class RawTableTranslator(DagsterDltTranslator):
         spec = super().get_asset_spec(data)
         source_name = data.resource.source_name
         return spec.replace_attributes(
-            key=raw_table_key(data.pipeline.dataset_name if data.pipeline else f"raw_{source_name}",
-                              data.resource.table_name),
+            key=raw_table_key(raw_dataset(source_name), data.resource.table_name),
             deps=[api_dataset_key(source_name, data.resource.name)],
-            group_name=f"raw_{source_name}",
+            group_name=raw_dataset(source_name),
         )
 
 
@@ -74,6 +72,6 @@ def chicago_raw_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResourc
             loader_file_format=LOADER_FILE_FORMAT,
         ).fetch_row_count()
     except PipelineStepFailed as err:
-        if clear := explain(err, f"crimes ({CRIMES_DATASET_ID})"):
+        if clear := explain_failure(err):
             raise clear from err
         raise

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
+from pulse.dbt import DBT_EXECUTABLE
 from pulse.warehouse import PROJECT_ROOT
 
 dbt_project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
 # Under `dagster dev` the manifest is re-parsed at load; everywhere else `prepare_dbt()`
 # (called by `make`, the CLI and the tests) builds it once, before definitions load.
 dbt_project.prepare_if_dev()
-
-# The dbt beside this interpreter: works without activating the virtualenv.
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 DBT_SOURCES = (PROJECT_ROOT / "dbt_project", PROJECT_ROOT / "dbt_project.yml")
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
-from .project import DBT_EXECUTABLE, dbt_project
+from pulse.dbt import DBT_EXECUTABLE
+
+from .project import dbt_project
 
 
 def resources() -> dict[str, object]:

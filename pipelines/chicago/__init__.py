@@ -99,6 +99,11 @@ def crimes_config(page_size: int, overlap_seconds: float, initial_value: str) ->
     }
 
 
+def explain_failure(err: BaseException) -> SocrataError | None:
+    """The Chicago source's clear error for a failed run, or None."""
+    return explain(err, f"crimes ({CRIMES_DATASET_ID})")
+
+
 def load_chicago(
     pipeline: dlt.Pipeline | None = None,
     credentials: str | None = None,
@@ -114,6 +119,6 @@ def load_chicago(
         pipeline,
         chicago_source(**source_args),
         credentials=credentials,
-        explain=lambda err: explain(err, f"crimes ({CRIMES_DATASET_ID})"),
+        explain=explain_failure,
         **({"loader_file_format": loader_file_format} if loader_file_format else {}),
     )
