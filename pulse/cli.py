@@ -160,9 +160,8 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("source", choices=["chicago"])
     load.set_defaults(func=cmd_load)
 
-    build = sub.add_parser("build", help="dbt build (seeds, models, tests)")
-    build.add_argument("dbt_args", nargs=argparse.REMAINDER)
-    build.set_defaults(func=cmd_build)
+    build = sub.add_parser("build", help="dbt build; other options go to dbt (--select ...)")
+    build.set_defaults(func=cmd_build, passes_extra_args=True)
 
     docs = sub.add_parser("docs", help="generate and serve the dbt docs site on 127.0.0.1")
     docs.add_argument("--port", type=int, default=8080)
@@ -187,7 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger().handlers[0].setLevel(logging.WARNING)
     # dlt reads .dlt/config.toml from the working directory: always the project's.
     os.chdir(PROJECT_ROOT)
-    args = parser().parse_args(argv)
+    cli = parser()
+    # `pulse build --select x`: options pulse does not know are dbt's
+    args, extra = cli.parse_known_args(argv)
+    if extra and not getattr(args, "passes_extra_args", False):
+        cli.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.dbt_args = [a for a in extra if a != "--"]
     try:
         return args.func(args)
     except warehouse.WarehouseError as err:
