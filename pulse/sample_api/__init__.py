@@ -5,15 +5,20 @@ data.cityofchicago.org: same URL shape, SoQL subset, row JSON and error bodies.
 """
 
 from .crimes import CrimesDataset, RevisionResult, same_timestamp_dataset
-from .server import DATASET_ID, Faults, RequestRecord, SampleApi, serve
+from .hostile import HOSTILE_STRINGS, NULL_BYTE_STRINGS, hostile_patch
+from .server import DATASET_ID, FAULT_KINDS, Faults, RequestRecord, SampleApi, serve
 
 __all__ = [
     "DATASET_ID",
+    "FAULT_KINDS",
+    "HOSTILE_STRINGS",
+    "NULL_BYTE_STRINGS",
     "CrimesDataset",
     "Faults",
     "RequestRecord",
     "RevisionResult",
     "SampleApi",
+    "hostile_patch",
     "same_timestamp_dataset",
     "serve",
 ]

@@ -5,6 +5,10 @@ Per row we keep only id, version and two epoch-ms stamps in `array` columns
 (`:updated_at`, id). Row content is a pure function of (seed, id, version), so
 an incremental query (`:updated_at > X order by :updated_at,:id limit/offset`)
 is two bisects and a slice, and only the served page is ever materialised.
+
+For data-quality tests, `patch` rewrites chosen rows as served and `duplicate`
+serves a row twice; both are keyed by numeric id and never touch the system
+fields or the index, so paging keeps working whatever a patch does to a row.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ _SID_STEP = 104_729  # spreads consecutive ids over many digits so :ids look ran
 _ID_KEYS = frozenset({":id", "id"})
 _UPDATED_KEYS = frozenset({":updated_at", "updated_on"})
 _ALL = SYSTEM_COLUMNS + synth.COLUMNS  # `$select=:*,*`
+
+RowPatch = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class CrimesDataset:
         self.seed = seed
         self._lock = threading.RLock()
         self._fixed: dict[int, dict[str, Any]] = {}  # from_rows content, by id
+        self._patches: dict[int, tuple[RowPatch, ...]] = {}  # by id, applied in order
+        self._duplicates: set[int] = set()  # ids served twice
         self._revisions = 0
         self._first_id, self._n_initial = first_id, n_rows
         self._start_ms, self._end_ms = parse_floating(start), parse_floating(end)
@@ -209,6 +217,36 @@ class CrimesDataset:
         ids, upd = self._ids, self._updated
         self._by_updated = array("q", sorted(range(len(ids)), key=lambda p: (upd[p], ids[p])))
 
+    # --- bad rows -----------------------------------------------------------
+
+    def _known_id(self, row_id: int | str) -> int:
+        rid = int(row_id)
+        p = bisect_left(self._ids, rid)  # ids are kept ascending
+        if p == len(self._ids) or self._ids[p] != rid:
+            raise KeyError(f"no row with id {rid} in this dataset ({len(self._ids)} rows)")
+        return rid
+
+    def patch(self, row_id: int | str, fn: RowPatch) -> None:
+        """Serve row `row_id` as `fn(row)`, on top of its current version.
+
+        `fn` gets a fresh dict and returns the row to serve: it may drop keys
+        (even "id"), add columns or set any JSON value. `truth()` shows the same.
+        Patches stack and survive revisions. Keys starting with ":" are ignored:
+        system fields come from the index, which is what keeps paging intact.
+        """
+        with self._lock:
+            rid = self._known_id(row_id)
+            self._patches[rid] = (*self._patches.get(rid, ()), fn)
+
+    def duplicate(self, row_id: int | str) -> None:
+        """Serve row `row_id` twice, back to back, in whichever page holds it.
+
+        `$limit` and `$offset` still count rows once (a page may carry limit+1),
+        as do `count(*)` and `truth()`.
+        """
+        with self._lock:
+            self._duplicates.add(self._known_id(row_id))
+
     # --- revisions --------------------------------------------------------
 
     def apply_revision(
@@ -284,7 +322,18 @@ class CrimesDataset:
             synth.revise(row, self.seed, row_id, v)
         if fixed is None or version or "updated_on" not in row:
             row["updated_on"] = chicago_text(updated)
+        for fn in self._patches.get(row_id, ()):
+            row = fn(row)
+            if not isinstance(row, dict):  # the classic slip: mutate, forget to return
+                raise TypeError(f"patch for row {row_id} returned {type(row).__name__}, not dict")
         return row
+
+    def _served(self, row_id: int, row: dict[str, Any]) -> dict[str, Any]:
+        """The row's content columns as served: `*` order, then columns a patch added."""
+        out = {c: row[c] for c in synth.COLUMNS if c in row}
+        if row_id in self._patches:
+            out.update((k, v) for k, v in row.items() if k not in out and not k.startswith(":"))
+        return out
 
     def _full_row(self, p: int) -> dict[str, Any]:
         rid = self._ids[p]
@@ -297,16 +346,16 @@ class CrimesDataset:
 
     def _project(self, p: int, select: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any]
+        rid = self._ids[p]
         if select == synth.COLUMNS:  # fast path for `*`, the common case
-            row = self._full_row(p)
-            return {c: row[c] for c in synth.COLUMNS if c in row}
+            return self._served(rid, self._full_row(p))
         if select == _ALL:
-            row = self._full_row(p)
             out = {c: self._system(p, c) for c in SYSTEM_COLUMNS}
-            out.update({c: row[c] for c in synth.COLUMNS if c in row})
+            out.update(self._served(rid, self._full_row(p)))
             return out
-        needs_row = any(c not in SYSTEM_COLUMNS and c != "id" for c in select)
-        row = self._full_row(p) if needs_row else {"id": str(self._ids[p])}
+        needs_row = rid in self._patches or any(c not in SYSTEM_COLUMNS and c != "id"
+                                                for c in select)
+        row = self._full_row(p) if needs_row else {"id": str(rid)}
         out = {}
         for column in select:
             if column in SYSTEM_COLUMNS:
@@ -318,7 +367,8 @@ class CrimesDataset:
     def truth(self) -> Iterator[dict[str, Any]]:
         """Current version of every row (system fields first), in id order.
 
-        Works on a snapshot, so a concurrent revision never tears the iteration.
+        Exactly as served: patches applied, a duplicated row once. Works on a
+        snapshot, so a concurrent revision never tears the iteration.
         """
         with self._lock:
             snap = (array("q", self._ids), array("I", self._ver),
@@ -326,8 +376,7 @@ class CrimesDataset:
         for rid, ver, created, updated in zip(*snap, strict=True):
             row = self._render(rid, ver, created, updated)
             yield {":id": self.sid(rid), ":created_at": fixed_text(created),
-                   ":updated_at": fixed_text(updated),
-                   **{c: row[c] for c in synth.COLUMNS if c in row}}
+                   ":updated_at": fixed_text(updated), **self._served(rid, row)}
 
     # --- querying ---------------------------------------------------------
 
@@ -337,7 +386,13 @@ class CrimesDataset:
             positions = self._plan(q)
             if q.count:
                 return [{"count": str(positions if isinstance(positions, int) else len(positions))}]
-            return [self._project(p, q.select) for p in positions]  # type: ignore[union-attr]
+            assert not isinstance(positions, int)
+            rows: list[dict[str, Any]] = []
+            for p in positions:
+                rows.append(self._project(p, q.select))
+                if self._ids[p] in self._duplicates:
+                    rows.append(dict(rows[-1]))
+            return rows
 
     def _value(self, p: int, column: str, cache: dict[int, dict[str, Any]]) -> Any:
         """A cell in the value space `soql.coerce` maps literals to."""
@@ -353,13 +408,16 @@ class CrimesDataset:
         if row is None:
             row = cache[p] = self._full_row(p)
         value = row.get(column)
-        if value is None or column in BOOLEAN:
-            return value
-        if column in FLOATING_TS:
-            return parse_floating(value)
-        if column in NUMBER:
-            return float(value)
-        return value
+        try:
+            if value is None or column in BOOLEAN:
+                return value if isinstance(value, bool) else None
+            if column in FLOATING_TS:
+                return parse_floating(value)
+            if column in NUMBER:
+                return float(value)
+            return value if isinstance(value, str) else None
+        except (AttributeError, TypeError, ValueError):
+            return None  # a patched cell of the wrong type compares (and sorts) as null
 
     def _matches(self, expr: Expr, p: int, cache: dict[int, dict[str, Any]]) -> bool:
         if isinstance(expr, Cmp):

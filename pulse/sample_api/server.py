@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import socket
+import struct
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,18 +28,51 @@ log = logging.getLogger(__name__)
 DATASET_ID = "ijzp-q8t2"
 _TOKEN_PARAM = "$$app_token"
 _JSON = "application/json;charset=utf-8"
+_HTML = "text/html;charset=utf-8"
+# What a CDN or proxy in front of the portal serves, with a 200, during maintenance.
+_MAINTENANCE_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Scheduled maintenance</title></head>"
+                     b"<body><h1>We'll be back soon</h1><p>The data portal is down for scheduled"
+                     b" maintenance. Please try again later.</p></body></html>\n")
+
+
+# Kinds a random fault may take. bad_request is countdown-only: a 400 is never
+# transient, so as random noise it would only fail runs.
+FAULT_KINDS: tuple[str, ...] = ("rate_limit", "server_error", "slow", "reset", "malformed",
+                                "html_200", "empty_page")
+# Countdown precedence, first match answers the request.
+_ORDER = ("rate_limit", "server_error", "reset", "html_200", "bad_request", "empty_page", "slow",
+          "malformed")
+_ERROR_STATUSES = (500, 502, 503)
 
 
 @dataclass
 class Faults:
     """Failure knobs, mutable from tests while the server runs.
 
-    Each `*_next` knob is a countdown: the next N data requests get that fault.
-    Checked in this order: rate limit, server error, fail_after_requests, bad
-    request, slow (then served normally or malformed), malformed.
-    `fail_after_requests=K` lets the next K data requests succeed (counted from
-    when it is set), then fails every one with `server_error_status` until it
-    is set back to None or `reset()`: a run that dies mid-paging.
+    Each data request gets at most one fault, named by its kind (the name used
+    in `injected`, `kinds` and `RequestRecord.fault`):
+
+    - rate_limit: 429 with `Retry-After: retry_after`.
+    - server_error: `server_error_status` (500, 502 or 503) with an HTML body.
+    - reset: the connection is dropped with a TCP RST and no response.
+    - html_200: 200 `text/html`, a proxy's maintenance page.
+    - bad_request: 400 query.soql.no-such-column.
+    - empty_page: 200 `[]`, whatever was asked.
+    - slow: sleep `slow_seconds`, then answer normally.
+    - malformed: 200 with the JSON body cut in half.
+
+    Each `<kind>_next` knob is a countdown: the next N data requests get that
+    fault. Countdowns are checked in the order above, `fail_after_requests`
+    right after server_error: `fail_after_requests=K` lets the next K data
+    requests succeed (counted from when it is set), then fails every one with
+    `server_error_status` until it is set back to None or `reset()`: a run
+    that dies mid-paging.
+
+    When no countdown fires, a random fault fires with probability `rate`,
+    its kind drawn uniformly from `kinds` (a server_error draws its status from
+    500/502/503 too), at most `max_random` times in all. The draws come from
+    `random.Random(seed)`, so the same requests get the same faults every run.
+    `injected` counts every fault that fired, countdown or random, by kind.
     """
 
     rate_limit_next: int = 0
@@ -45,40 +81,90 @@ class Faults:
     server_error_status: int = 503  # 500, 502 or 503
     slow_next: int = 0
     slow_seconds: float = 2.0
-    malformed_next: int = 0  # 200 with a truncated JSON body
-    bad_request_next: int = 0  # 400 query.soql.no-such-column
+    malformed_next: int = 0
+    bad_request_next: int = 0
+    reset_next: int = 0
+    html_200_next: int = 0
+    empty_page_next: int = 0
     fail_after_requests: int | None = None
     succeeded: int = 0  # successful data responses so far
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int = 0
+    max_random: int | None = None
+    injected: Counter[str] = field(default_factory=Counter)
+    _random_fired: int = field(default=0, repr=False, compare=False)
+    _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name == "kinds":
+            value = tuple(value)
+            unknown = set(value) - set(FAULT_KINDS)
+            if unknown or not value:
+                raise ValueError(f"Faults.kinds: unknown or empty {sorted(unknown) or value}; "
+                                 f"expected some of {', '.join(FAULT_KINDS)}")
+        if name == "rate" and not 0.0 <= value <= 1.0:
+            raise ValueError(f"Faults.rate must be within [0, 1], got {value}")
         super().__setattr__(name, value)
         if name == "fail_after_requests":  # count successes from when it is armed
             super().__setattr__("succeeded", 0)
+        if name == "seed":  # a new seed restarts the random sequence
+            super().__setattr__("_rng", random.Random(value))
 
     def take(self, knob: str) -> bool:
-        """Consume one unit of a countdown knob; True if it fired."""
+        """Consume one unit of a countdown knob; True (and counted) if it fired."""
         with self._lock:
-            left = getattr(self, knob)
-            if left > 0:
-                setattr(self, knob, left - 1)
-                return True
-            return False
+            return self._take(knob)
+
+    def _take(self, knob: str) -> bool:
+        left = getattr(self, knob)
+        if left > 0:
+            setattr(self, knob, left - 1)
+            self.injected[knob.removesuffix("_next")] += 1
+            return True
+        return False
+
+    def pick(self) -> tuple[str, int] | None:
+        """This data request's fault kind and its 5xx status, or None; counted."""
+        with self._lock:
+            for kind in _ORDER:
+                if self._take(f"{kind}_next"):
+                    return kind, self.server_error_status
+                if kind == "server_error" and self._exhausted():
+                    self.injected[kind] += 1
+                    return kind, self.server_error_status
+            capped = self.max_random is not None and self._random_fired >= self.max_random
+            if capped or not self.rate or self._rng.random() >= self.rate:
+                return None
+            kind = self._rng.choice(self.kinds)
+            status = (self._rng.choice(_ERROR_STATUSES) if kind == "server_error"
+                      else self.server_error_status)
+            self._random_fired += 1
+            self.injected[kind] += 1
+            return kind, status
 
     def exhausted(self) -> bool:
         with self._lock:
-            return self.fail_after_requests is not None and self.succeeded >= self.fail_after_requests
+            return self._exhausted()
+
+    def _exhausted(self) -> bool:
+        return self.fail_after_requests is not None and self.succeeded >= self.fail_after_requests
 
     def record_success(self) -> None:
         with self._lock:
             self.succeeded += 1
 
     def reset(self) -> None:
-        """Back to a healthy server (counters included)."""
+        """Back to a healthy server: countdowns, rate and counters cleared, seed rewound."""
         with self._lock:
-            self.rate_limit_next = self.server_error_next = self.slow_next = 0
-            self.malformed_next = self.bad_request_next = self.succeeded = 0
+            for kind in _ORDER:
+                setattr(self, f"{kind}_next", 0)
+            self.succeeded = self._random_fired = 0
             self.fail_after_requests = None
+            self.rate = 0.0
+            self.injected.clear()
+            self._rng = random.Random(self.seed)
 
 
 @dataclass(frozen=True)
@@ -87,10 +173,10 @@ class RequestRecord:
 
     path: str
     params: dict[str, str]
-    status: int
+    status: int  # 0: no response (a reset)
     rows: int  # rows in the body (0 for errors)
     token_sent: bool
-    fault: str | None  # which Faults knob answered, if any
+    fault: str | None  # the Faults kind that answered, if any
 
 
 @dataclass
@@ -152,6 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.faults.record_success()
         self.state.requests.append(RequestRecord(url.path, params, reply.status, reply.rows,
                                                  token is not None, reply.fault))
+        if reply.fault == "reset":
+            self._reset_connection()
+            return
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
@@ -163,6 +252,14 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # client gave up (timeouts)
             pass
 
+    def _reset_connection(self) -> None:
+        # Linger on with a 0 s timeout makes close() send RST instead of FIN, so
+        # the client sees "connection reset by peer", not a clean end of stream.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.rfile.close()  # the socket's fd stays open while its makefile() is
+        self.connection.close()
+
     def _handle(self, path: str, params: dict[str, str], token: str | None) -> _Reply:
         state, faults = self.state, self.state.faults
         name, _, ext = path.removeprefix("/resource/").rpartition(".")
@@ -171,43 +268,46 @@ class _Handler(BaseHTTPRequestHandler):
         if state.required_token is not None and token != state.required_token:
             return _Reply.of_json(403, {"code": "permission_denied", "error": True,
                                      "message": "Invalid app_token specified"})
-        if faults.take("rate_limit_next"):
+        kind, error_status = faults.pick() or (None, 0)
+        if kind == "rate_limit":
             return _Reply.of_json(429, {"error": True, "message": "Too many requests"},
-                               headers={"Retry-After": str(faults.retry_after)},
-                               fault="rate_limit_next")
-        if faults.take("server_error_next") or faults.exhausted():
-            status = faults.server_error_status  # gateways answer 5xx with HTML
-            return _Reply(status, f"<html><body><h1>{status}</h1></body></html>".encode(),
-                          "text/html;charset=utf-8", fault="server_error")
-        if faults.take("bad_request_next"):
+                                  headers={"Retry-After": str(faults.retry_after)}, fault=kind)
+        if kind == "server_error":  # gateways answer 5xx with HTML
+            return _Reply(error_status, f"<html><body><h1>{error_status}</h1></body></html>"
+                          .encode(), _HTML, fault=kind)
+        if kind == "reset":
+            return _Reply(0, b"", "", fault=kind)  # do_GET drops the connection
+        if kind == "html_200":
+            return _Reply(200, _MAINTENANCE_PAGE, _HTML, fault=kind)
+        if kind == "bad_request":
             err = SoqlError("query.soql.no-such-column", "No such column: injected_fault",
                             column="injected_fault", dataset=f"alpha.{DATASET_ID}")
-            return _Reply.error(err, fault="bad_request_next")
-        fault = None
-        if faults.take("slow_next"):
+            return _Reply.error(err, fault=kind)
+        if kind == "empty_page":
+            return _Reply(200, b"[]", _JSON, fault=kind)
+        if kind == "slow":
             time.sleep(faults.slow_seconds)
-            fault = "slow_next"
         try:
             query = parse_query(params)
             rows = state.dataset.query(query)
         except SoqlError as err:
             err.data.setdefault("dataset", f"alpha.{DATASET_ID}")
-            return _Reply.error(err, fault=fault)
+            return _Reply.error(err, fault=kind)
         select = ("count",) if query.count else query.select
         if ext == "geojson":
             body = json.dumps(_geojson(rows, select)).encode()
             ctype = "application/vnd.geo+json;charset=utf-8"
         else:
             body, ctype = json.dumps(rows, separators=(",", ":")).encode(), _JSON
-        if faults.take("malformed_next"):
-            body, fault = body[: max(1, len(body) // 2)], "malformed_next"
+        if kind == "malformed":
+            body = body[: max(1, len(body) // 2)]
         headers = {
             "X-SODA2-Fields": json.dumps(list(select)),
             "X-SODA2-Types": json.dumps(["number" if query.count else _soda_type(c)
                                          for c in select]),
             "X-SODA2-Data-Out-Of-Date": "false",
         }
-        return _Reply(200, body, ctype, headers, rows=len(rows), fault=fault)
+        return _Reply(200, body, ctype, headers, rows=len(rows), fault=kind)
 
 
 @dataclass

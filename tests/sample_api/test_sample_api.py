@@ -324,3 +324,4 @@ def test_cli_help():
     out = subprocess.run([sys.executable, "-m", "pulse.sample_api", "--help"],
                          capture_output=True, text=True, check=True, timeout=60)
     assert "--rows" in out.stdout and "--rows-file" in out.stdout
+    assert all(f"--fault-{o}" in out.stdout for o in ("rate", "kinds", "seed"))
