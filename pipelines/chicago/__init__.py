@@ -14,7 +14,7 @@ from dlt.sources.rest_api import rest_api_resources
 
 from pipelines._common import postgres_pipeline, run_source
 
-from .arrow import PageToArrow
+from .arrow import PageToArrow, SplitRejects
 from .helpers import SocrataError, check_page, explain, soql_timestamp
 from .paging import SocrataKeysetPaginator
 from .settings import CRIMES_COLUMNS, CRIMES_DATASET_ID, MAX_PAGE_SIZE, PORTAL_URL
@@ -51,6 +51,7 @@ def chicago_source(
     resources = rest_api_resources({"client": client, "resources": [crimes]})
     for resource in resources:
         resource.add_step(PageToArrow(CRIMES_COLUMNS))  # declared columns -> typed Arrow
+        resource.add_step(SplitRejects(resource.table_name))  # bad rows -> crimes_rejects
     return resources
 
 

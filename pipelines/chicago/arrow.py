@@ -1,14 +1,21 @@
-"""Pages of Socrata rows as Arrow tables, typed by the declared columns.
+"""Pages of Socrata rows as Arrow tables, typed by the declared columns; bad rows set aside.
 
 dlt writes Arrow tables straight to Parquet and loads them with one binary COPY
 (ADBC), skipping its row-by-row normalizer: the load costs about what the fetch
 costs. The conversion also renames the system fields and encodes JSON columns.
+
+A row that cannot be loaded as declared is never allowed to fail the load (one bad
+row would block every later run) and is never dropped silently: `PageToArrow` notes
+why, and `SplitRejects` sends it to the `<table>_rejects` table, verbatim as JSON.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, ClassVar
 
+import dlt
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,20 +27,36 @@ from .settings import SYSTEM_FIELDS
 _ARROW_TYPES = {"text": pa.string(), "bool": pa.bool_(), "json": pa.string(), "timestamp": pa.string()}
 _SOURCE_NAMES = {column: name for name, column in SYSTEM_FIELDS.items()}
 
+# Columns PageToArrow adds to a page that holds rejected rows; SplitRejects removes them.
+REASON, RECORD = "_reject_reason", "_reject_record"
+
+REJECT_COLUMNS: TTableSchemaColumns = {
+    "id": {"data_type": "text", "nullable": True},
+    "socrata_id": {"data_type": "text", "nullable": True},
+    "socrata_updated_at": {"data_type": "timestamp", "nullable": True},
+    "reject_reason": {"data_type": "text", "nullable": False},
+    "record": {"data_type": "text", "nullable": False},  # text: jsonb refuses \u0000
+}
+
 
 class PageToArrow(ItemTransform[Any, Any]):
     """A resource step: each page (a list of row dicts) becomes one Arrow table.
 
     Built column by column, which is about twice as fast as row by row. Keys a row
     lacks become nulls (Socrata omits null keys); keys not declared are kept as text
-    columns, so a new upstream column still lands.
+    columns, so a new upstream column still lands. Values of another type than
+    declared are coerced where that is lossless (a number in a text column becomes
+    its text, "true" in a boolean column becomes true); a row that cannot be loaded
+    (no primary key, a null byte, a value that is not of its column's type) gets a
+    reason and stays in the page for the cursor to see.
     """
 
-    def __init__(self, columns: TTableSchemaColumns) -> None:
+    def __init__(self, columns: TTableSchemaColumns, primary_key: str = "id") -> None:
         super().__init__(lambda item: item)
         self.types = {name: column["data_type"] for name, column in columns.items()}
         self.declared = [(_SOURCE_NAMES.get(name, name), name) for name in columns]
         self.source_keys = {key for key, _ in self.declared}
+        self.primary_key = primary_key
 
     def __call__(self, item: Any, meta: Any = None) -> Any:
         if not isinstance(item, list) or not item:
@@ -41,23 +64,101 @@ class PageToArrow(ItemTransform[Any, Any]):
         extra = sorted(set().union(*item) - self.source_keys)
         columns = [(key, name, self.types[name]) for key, name in self.declared]
         columns += [(key, key, "text") for key in extra]
-        arrays = [_array([row.get(key) for row in item], kind) for key, _, kind in columns]
-        return pa.Table.from_arrays(arrays, names=[name for _, name, _ in columns])
+        reasons: dict[int, str] = {}
+        arrays = [_array([row.get(key) for row in item], kind, name, reasons)
+                  for key, name, kind in columns]
+        for i, row in enumerate(item):
+            key = row.get(self.primary_key)
+            if key is None or (isinstance(key, str) and not key.strip()):
+                reasons[i] = f"missing {self.primary_key}"  # cannot be merged on its key
+        table = pa.Table.from_arrays(arrays, names=[name for _, name, _ in columns])
+        if reasons:
+            ordered = [reasons.get(i) for i in range(len(item))]
+            records = [None if r is None else orjson.dumps(row).decode()
+                       for r, row in zip(ordered, item, strict=True)]
+            table = table.append_column(REASON, pa.array(ordered, pa.string()))
+            table = table.append_column(RECORD, pa.array(records, pa.string()))
+        return table
 
 
-def _array(values: list[Any], kind: str) -> pa.Array:
+class SplitRejects(ItemTransform[Any, Any]):
+    """Sends the rows PageToArrow rejected to `<table>_rejects`; counts each path.
+
+    Runs after dlt's incremental step (affinity 1), so the cursor covers rejected
+    rows as well: they are recorded, not lost, and are not fetched again.
+    """
+
+    placement_affinity: ClassVar[float] = 1.5
+
+    def __init__(self, table_name: str, primary_key: str = "id") -> None:
+        super().__init__(lambda item: item)
+        self.rejects_table = f"{table_name}_rejects"
+        self.primary_key = primary_key
+        self._custom_metrics.update(rows_loaded=0, rows_rejected=0, duplicate_keys_merged=0)
+        self._hints = dlt.mark.make_hints(
+            table_name=self.rejects_table, write_disposition="append", primary_key=[],
+            merge_key=[], columns=REJECT_COLUMNS,
+        )
+
+    def __call__(self, item: Any, meta: Any = None) -> Iterator[Any]:
+        if not isinstance(item, pa.Table):
+            yield item
+            return
+        clean = item
+        if REASON in item.column_names:
+            ok = pc.is_null(item[REASON])
+            clean = item.filter(ok).drop_columns([REASON, RECORD])
+            rejects = item.filter(pc.invert(ok))
+            self._custom_metrics["rows_rejected"] += rejects.num_rows
+            yield dlt.mark.with_hints(_reject_table(rejects), self._hints, create_table_variant=True)
+        # The same key twice in one page: the merge keeps the newest copy (dedup_sort).
+        keys = clean[self.primary_key]
+        self._custom_metrics["duplicate_keys_merged"] += len(keys) - pc.count_distinct(keys).as_py()
+        self._custom_metrics["rows_loaded"] += clean.num_rows
+        if clean.num_rows:
+            yield clean
+
+
+def _reject_table(rejects: pa.Table) -> pa.Table:
+    names = [n for n in ("id", "socrata_id", "socrata_updated_at") if n in rejects.column_names]
+    return rejects.select([*names, REASON, RECORD]).rename_columns(
+        [*names, "reject_reason", "record"])
+
+
+def _array(values: list[Any], kind: str, name: str, reasons: dict[int, str]) -> pa.Array:
+    """The column as Arrow; rows whose value cannot be stored get a reason (first one wins)."""
     if kind == "json":  # JSON text; Postgres parses it into the json column
         values = [None if v is None else orjson.dumps(v).decode() for v in values]
     try:
         array = pa.array(values, type=_ARROW_TYPES[kind])
     except (pa.ArrowTypeError, pa.ArrowInvalid):
-        if kind != "text":
-            raise
-        # a value that is not text where text is expected (a new column, a flipped type)
-        array = pa.array([_as_text(v) for v in values], type=pa.string())
+        coerce = _COERCE[kind]
+        coerced = []
+        for i, value in enumerate(values):
+            try:
+                coerced.append(coerce(value))
+            except (TypeError, ValueError):
+                reasons.setdefault(i, f"{name}: {_show(value)} is not a {kind}")
+                coerced.append(None)
+        array = pa.array(coerced, type=_ARROW_TYPES[kind])
+    if kind in ("text", "json"):
+        _reject_null_bytes(array, kind, name, reasons)
     if kind == "timestamp":  # Arrow parses ISO 8601 with its zone: "...T21:50:08.000Z"
-        array = pc.cast(array, pa.timestamp("us", tz="UTC"))
+        try:
+            array = pc.cast(array, pa.timestamp("us", tz="UTC"))
+        except pa.ArrowInvalid:
+            array = pa.array([_timestamp(v, i, name, reasons) for i, v in enumerate(array.to_pylist())],
+                             pa.timestamp("us", tz="UTC"))
     return array
+
+
+def _reject_null_bytes(array: pa.Array, kind: str, name: str, reasons: dict[int, str]) -> None:
+    # PostgreSQL text cannot hold NUL, nor jsonb the escape \u0000: the COPY would fail.
+    pattern = "\\u0000" if kind == "json" else "\x00"
+    hits = pc.match_substring(array, pattern)
+    if pc.any(hits).as_py():
+        for i in pc.indices_nonzero(hits.fill_null(False)).to_pylist():
+            reasons.setdefault(i, f"{name}: contains a null byte, which PostgreSQL cannot store")
 
 
 def _as_text(value: Any) -> str | None:
@@ -68,3 +169,29 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, dict | list):
         return orjson.dumps(value).decode()
     return str(value)
+
+
+def _as_bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(value)
+
+
+def _timestamp(value: str | None, i: int, name: str, reasons: dict[int, str]) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        reasons.setdefault(i, f"{name}: {_show(value)} is not a timestamp")
+        return None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_COERCE = {"text": _as_text, "bool": _as_bool, "json": lambda v: v, "timestamp": _as_text}

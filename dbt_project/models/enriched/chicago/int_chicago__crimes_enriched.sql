@@ -9,6 +9,10 @@
     takes exactly the loads this table has not seen. updated_at would miss
     rows the portal stamped late (the overlap window re-reads them) and every
     row of a raw table that was reloaded from scratch.
+
+    Rejected rows (stg reject_reason) are left out. The pre-hook removes the
+    older, valid version of a row that a new load made unusable, which the
+    delete+insert alone would keep (it only deletes the keys it inserts).
 #}
 {{
     config(
@@ -16,6 +20,7 @@
         unique_key='crime_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__crimes'), 'crime_id') }}",
         indexes=[
             {'columns': ['crime_id'], 'unique': true},
             {'columns': ['loaded_at']},
@@ -27,8 +32,9 @@ with
 
 crimes as (
     select * from {{ ref('stg_chicago__crimes') }}
+    where reject_reason is null
     {% if is_incremental() %}
-        where loaded_at > (
+        and loaded_at > (
             select coalesce(max(loaded_at), '-infinity'::timestamptz)
             from {{ this }}
         )

@@ -1,7 +1,12 @@
 {#
-    Socrata sends every field as a string and omits null keys; nullif(trim())
-    turns blanks into NULL before each cast so a stray '' cannot fail a cast.
-    Floating timestamps are Chicago wall-clock time, made absolute here.
+    Socrata sends every field as a string and omits null keys. nullif(trim())
+    turns blanks into NULL, and cast_or_null turns a value that does not parse
+    into NULL, so one malformed row cannot fail the build. A row without a
+    usable id or occurrence date cannot be counted anywhere: reject_reason
+    says why, the enriched model leaves it out, and rpt_chicago__rejected_rows
+    lists it. Other unparsable values become NULL and are flagged by warn
+    tests on the source. Floating timestamps are Chicago wall-clock time,
+    made absolute here.
 #}
 
 with
@@ -13,7 +18,7 @@ source as (
 renamed as (
     select
         -- ids
-        nullif(trim(id), '')::bigint as crime_id,
+        {{ cast_or_null("nullif(trim(id), '')", 'bigint') }} as crime_id,
         nullif(trim(case_number), '') as case_number,
         nullif(trim(iucr), '') as iucr_code,
         nullif(trim(fbi_code), '') as fbi_code,
@@ -23,12 +28,12 @@ renamed as (
         nullif(trim(location_description), '') as location_description,
         nullif(trim(beat), '') as beat,
         nullif(trim(district), '') as district,
-        nullif(trim(ward), '')::int as ward,
-        nullif(trim(community_area), '')::int as community_area_id,
-        nullif(trim(x_coordinate), '')::numeric as x_coordinate,
-        nullif(trim(y_coordinate), '')::numeric as y_coordinate,
-        nullif(trim(latitude), '')::double precision as latitude,
-        nullif(trim(longitude), '')::double precision as longitude,
+        {{ cast_or_null('ward', 'integer') }} as ward,
+        {{ cast_or_null('community_area', 'integer') }} as community_area_id,
+        {{ cast_or_null('x_coordinate', 'numeric') }} as x_coordinate,
+        {{ cast_or_null('y_coordinate', 'numeric') }} as y_coordinate,
+        {{ cast_or_null('latitude', 'double precision') }} as latitude,
+        {{ cast_or_null('longitude', 'double precision') }} as longitude,
 
         -- classification
         nullif(trim(primary_type), '') as primary_type,
@@ -39,15 +44,25 @@ renamed as (
         domestic as is_domestic,
 
         -- time
-        nullif(trim("date"), '')::timestamp
+        {{ cast_or_null('"date"', 'timestamp') }}
         at time zone '{{ var("chicago_timezone") }}' as occurred_at,
-        nullif(trim("year"), '')::int as occurred_year,
-        nullif(trim(updated_on), '')::timestamp
+        {{ cast_or_null('"year"', 'integer') }} as occurred_year,
+        {{ cast_or_null('updated_on', 'timestamp') }}
         at time zone '{{ var("chicago_timezone") }}' as source_updated_at,
 
         -- platform and load metadata
         socrata_updated_at as updated_at,
-        to_timestamp(_dlt_load_id::double precision) as loaded_at
+        to_timestamp(_dlt_load_id::double precision) as loaded_at,
+
+        -- why the row cannot be counted downstream; NULL when it can
+        case
+            when not coalesce({{ is_castable('id', 'bigint') }}, false)
+                then 'id ' || coalesce(quote_literal(left(id, 40)), 'missing')
+                || ' is not an integer'
+            when not coalesce({{ is_castable('"date"', 'timestamp') }}, false)
+                then 'date ' || coalesce(quote_literal(left("date", 40)), 'missing')
+                || ' is not a timestamp'
+        end as reject_reason
     from source
 )
 

@@ -1,0 +1,17 @@
+{#
+    Values fall within [min_value, max_value] (SQL expressions, either may be
+    omitted); NULLs pass. dbt_utils.accepted_range, written here because dbt
+    hub packages cannot be installed in our build.
+#}
+{% test within_range(model, column_name, min_value=none, max_value=none) %}
+
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} is not null
+    and (
+        false
+        {% if min_value is not none %} or {{ column_name }} < {{ min_value }}{% endif %}
+        {% if max_value is not none %} or {{ column_name }} > {{ max_value }}{% endif %}
+    )
+
+{% endtest %}
