@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pulse import warehouse
+
+log = logging.getLogger(__name__)
 
 # Local dlt state lives beside the embedded warehouse; the state of record is in Postgres.
 PIPELINES_DIR = warehouse.PROJECT_ROOT / ".warehouse" / "dlt"
@@ -65,8 +68,29 @@ def run_source(
     """Runs `source` into the warehouse; `explain` turns a failure into a clearer error."""
     try:
         run_kwargs.setdefault("loader_file_format", LOADER_FILE_FORMAT)
-        return pipeline.run(source, credentials=credentials or warehouse.url(), **run_kwargs)
+        # Least privilege: dlt loads as the loader role, which writes only raw_* schemas.
+        credentials = credentials or warehouse.url(role="loader", raw_dataset=pipeline.dataset_name)
+        info = pipeline.run(source, credentials=credentials, **run_kwargs)
     except PipelineStepFailed as err:
         if explain and (clear := explain(err)):
             raise clear from err
         raise
+    for resource, counts in row_paths(pipeline).items():
+        log.info("%s.%s: %s", pipeline.dataset_name, resource,
+                 ", ".join(f"{n} {path.replace('_', ' ')}" for path, n in counts.items()))
+    return info
+
+
+def row_paths(pipeline: dlt.Pipeline) -> dict[str, dict[str, int]]:
+    """How many rows of the last run took each path, per resource: loaded, rejected
+    (into `<table>_rejects`) and duplicate keys merged; counted by SplitRejects."""
+    trace = pipeline.last_trace
+    extract = trace.last_extract_info if trace else None
+    paths = ("rows_loaded", "rows_rejected", "duplicate_keys_merged")
+    out: dict[str, dict[str, int]] = {}
+    for metrics in (extract.metrics.values() if extract else []):
+        for resource, m in metrics[0]["resource_metrics"].items():
+            custom = m.custom_metrics or {}
+            if any(p in custom for p in paths):
+                out[resource] = {p: int(custom.get(p, 0)) for p in paths}
+    return out

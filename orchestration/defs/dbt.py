@@ -5,9 +5,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from pulse import warehouse
+from pulse.dbt import export_dbt_env
 
 from .ingestion import raw_table_key
 from .project import dbt_project
@@ -35,10 +35,13 @@ class PulseDbtTranslator(DagsterDbtTranslator):
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    dagster_dbt_translator=PulseDbtTranslator(),
+    # Tests on raw sources are checks of the raw tables: a failing one shows on the raw asset
+    # and (dbt build) keeps every model downstream of it from being refreshed.
+    dagster_dbt_translator=PulseDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)),
     name="dbt_models",
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
     """`dbt build` of the selected models: seeds, models and their tests, in dependency order."""
-    warehouse.export_env()  # profiles.yml reads PG* variables
+    export_dbt_env()  # profiles.yml reads PG* variables: dbt runs as the transformer role
     yield from dbt.cli(DBT_BUILD_ARGS, context=context).stream().fetch_row_counts()

@@ -15,7 +15,14 @@ SECRET_PARAMS = {"$$app_token", "app_token", "token"}
 
 
 class SocrataError(RuntimeError):
-    """A Socrata request failed for good: says which dataset, which URL and what to do."""
+    """A Socrata request failed for good: says which dataset, which URL and what to do.
+
+    `retriable` is False when running again cannot help (a bad query, a refused token).
+    """
+
+    def __init__(self, message: str, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable
 
 
 class SocrataBadPage(ChunkedEncodingError):
@@ -79,7 +86,9 @@ def explain(err: BaseException, dataset: str) -> SocrataError | None:
         if isinstance(cause, SocrataBadPage):
             return SocrataError(f"dataset {dataset}: {cause}")
         if isinstance(cause, HTTPError) and cause.response is not None:
-            return SocrataError(_http_message(dataset, cause.response))
+            status = cause.response.status_code
+            return SocrataError(_http_message(dataset, cause.response),
+                                retriable=status not in (400, 401, 403, 404))
     return None
 
 

@@ -18,14 +18,16 @@ def test_definitions_load_without_errors(defs):
 
 
 def test_every_dbt_source_is_a_dlt_asset(defs):
-    from dagster_dbt import get_asset_key_for_source
+    from dagster_dbt import get_asset_keys_by_output_name_for_source
 
     from orchestration.defs.dbt import dbt_models
     from orchestration.defs.ingestion import chicago_raw_assets
 
     dlt_keys = set(chicago_raw_assets.keys)
-    source_key = get_asset_key_for_source([dbt_models], "chicago")
-    assert source_key in dlt_keys
+    source_keys = get_asset_keys_by_output_name_for_source([dbt_models], "chicago").values()
+    assert {k.to_user_string() for k in source_keys} == {"raw_chicago/crimes",
+                                                         "raw_chicago/crimes_rejects"}
+    assert set(source_keys) <= dlt_keys
     # and the manifest has no source that no dlt asset produces
     graph = defs.resolve_asset_graph()
     produced = {key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
