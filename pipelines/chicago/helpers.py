@@ -9,9 +9,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from requests import Response
-from requests.exceptions import ChunkedEncodingError, HTTPError
+from requests.exceptions import ChunkedEncodingError, HTTPError, RequestException
 
 SECRET_PARAMS = {"$$app_token", "app_token", "token"}
+
+
+NOTHING_LOST = ("Nothing from this run was loaded and the cursor did not move: the next run "
+                "starts where the last successful load ended.")
 
 
 class SocrataError(RuntimeError):
@@ -89,6 +93,13 @@ def explain(err: BaseException, dataset: str) -> SocrataError | None:
             status = cause.response.status_code
             return SocrataError(_http_message(dataset, cause.response),
                                 retriable=status not in (400, 401, 403, 404))
+        if isinstance(cause, RequestException) and cause.request is not None:
+            # no answer at all: connection refused or reset, or past the request timeout
+            return SocrataError(
+                f"dataset {dataset}: GET {safe_url(cause.request.url)} failed after every "
+                f"retry: {type(cause).__name__}. The portal is unreachable or too slow: check "
+                f"SOURCES__CHICAGO__BASE_URL and the network, or raise "
+                f"SOURCES__CHICAGO__REQUEST_TIMEOUT. {NOTHING_LOST}")
     return None
 
 
@@ -112,6 +123,5 @@ def _http_message(dataset: str, response: Response) -> str:
     }.get(status, "The portal kept failing after every retry: retry later.")
     return (
         f"dataset {dataset}: GET {safe_url(response.url)} returned HTTP {status}"
-        f"{': ' + detail if detail else ''}. {hint} Nothing from this run was loaded and the "
-        "cursor did not move: the next run starts where the last successful load ended."
+        f"{': ' + detail if detail else ''}. {hint} {NOTHING_LOST}"
     )
