@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pulse import warehouse
-from pulse.dbt import dbt_command
+from pulse.dbt import dbt_command, export_dbt_env
 from pulse.warehouse import PROJECT_ROOT
 
 log = logging.getLogger("pulse")
@@ -26,7 +26,28 @@ def step(message: str) -> None:
 # --- db --------------------------------------------------------------------------------
 
 
+def _db_role_after_action(args: argparse.Namespace) -> int:
+    """`pulse db url --role analyst`: the role may follow the action too (psql's own
+    arguments come after it)."""
+    rest = list(args.rest)
+    if rest[:1] == ["--role"] and len(rest) > 1:
+        args.role, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--role="):
+        args.role, rest = rest[0].split("=", 1)[1], rest[1:]
+    args.rest = rest
+    if args.role not in (None, "admin", *warehouse.ROLES):
+        print(f"unknown role {args.role!r}; roles: admin, {', '.join(warehouse.ROLES)}",
+              file=sys.stderr)
+        return 2
+    if rest and args.action != "psql":
+        print(f"pulse db {args.action}: unrecognized arguments: {' '.join(rest)}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
+    if code := _db_role_after_action(args):
+        return code
     if args.action == "start":
         step("starting the warehouse")
         print(warehouse.connection().redacted())
@@ -41,16 +62,43 @@ def cmd_db(args: argparse.Namespace) -> int:
         for key, value in warehouse.status().items():
             print(f"{key}: {value}")
     elif args.action == "url":
-        print(warehouse.url())
+        print(warehouse.url(role=args.role))
     elif args.action == "env":
         # eval "$(pulse db env)" points psql and a bare `dbt` at the warehouse.
-        for key, value in warehouse.connection().libpq_env().items():
+        for key, value in warehouse.connection(role=args.role).libpq_env().items():
             print(f"export {key}='{value}'")
     elif args.action == "psql":
-        conn = warehouse.connection()
+        conn = warehouse.connection(role=args.role)
         os.environ.update(conn.libpq_env())
         psql = warehouse.psql_executable()
         os.execv(psql, [psql, *args.rest])
+    elif args.action == "roles":
+        return cmd_db_roles()
+    return 0
+
+
+def cmd_db_roles() -> int:
+    """`pulse db roles`: creates what is missing, then says who may do what."""
+    from pulse import roles
+
+    admin = warehouse.connection()
+    if not roles.roles_enabled():
+        print(f"PULSE_ROLES=off: every step runs as {admin.redacted()}")
+        return 0
+    step(f"roles in {admin.redacted()}")
+    changes = roles.ensure_roles()
+    for statement in changes:
+        print(f"  {statement}")
+    print(f"{len(changes)} change(s)" if changes else "nothing to change")
+    described = roles.describe()
+    for key in warehouse.ROLES:
+        role = roles.role(key)
+        print(f"\n{role.name}: {described[role.name]}")
+        try:
+            print(f"  url: {warehouse.connection(role=key).redacted()}"
+                  f"  (pulse db url --role {key})")
+        except warehouse.WarehouseError as err:
+            print(f"  {err}")
     return 0
 
 
@@ -75,7 +123,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         return 2
     from pipelines.chicago import SocrataError, load_chicago
 
-    step(f"loading {args.source} into {warehouse.connection().redacted()}")
+    step(f"loading {args.source} into {warehouse.connection(role='loader').redacted()}")
     try:
         info = load_chicago()
     except SocrataError as err:
@@ -86,8 +134,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def run_dbt(*dbt_args: str) -> int:
-    """Runs the dbt CLI against the warehouse; returns its exit code."""
-    warehouse.export_env()
+    """Runs the dbt CLI against the warehouse, as the transformer; returns its exit code."""
+    export_dbt_env()
     return subprocess.call(dbt_command(*dbt_args), cwd=PROJECT_ROOT)
 
 
@@ -113,7 +161,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from orchestration.defs.project import prepare_dbt
 
-    warehouse.export_env()
+    export_dbt_env()  # Dagster's dbt runs as the transformer; dlt asks for the loader itself
     prepare_dbt()
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster"))
     home = Path(os.environ["DAGSTER_HOME"])
@@ -144,8 +192,10 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pulse", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="the warehouse: start|stop|status|url|env|psql")
-    db.add_argument("action", choices=["start", "stop", "status", "url", "env", "psql"])
+    db = sub.add_parser("db", help="the warehouse: start|stop|status|url|env|psql|roles")
+    db.add_argument("--role", choices=["admin", *warehouse.ROLES], default=None,
+                    help="url/env/psql as this role (default: admin, WAREHOUSE_URL's user)")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "env", "psql", "roles"])
     db.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to psql")
     db.set_defaults(func=cmd_db)
 

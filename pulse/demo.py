@@ -13,6 +13,7 @@ import time
 
 from pulse import warehouse
 from pulse.cli import step
+from pulse.dbt import export_dbt_env
 
 STATE_FILE = "demo.json"
 SEED = 20_01
@@ -33,7 +34,8 @@ def _write_state(state: dict) -> None:
 
 
 def _mart_counts() -> list[tuple[str, int]]:
-    with warehouse.connect() as conn, conn.cursor() as cur:
+    # As the analyst, as a BI tool would: it sees exactly the marts dbt granted it.
+    with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:
         cur.execute(
             "select table_name from information_schema.tables "
             "where table_schema = 'marts' order by table_name"
@@ -47,7 +49,7 @@ def _mart_counts() -> list[tuple[str, int]]:
 
 
 def _print_mart(name: str, limit: int = 5) -> None:
-    with warehouse.connect() as conn, conn.cursor() as cur:
+    with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:
         cur.execute(f'select * from marts."{name}" order by 1 desc limit {int(limit)}')
         columns = [d.name for d in cur.description]
         rows = cur.fetchall()
@@ -63,7 +65,8 @@ def run_demo(rows: int, revision_share: float) -> int:
     from pulse.sample_api import CrimesDataset, SampleApi
 
     started = time.perf_counter()
-    step("warehouse: " + warehouse.export_env().redacted())
+    step("warehouse: " + warehouse.connection().redacted())
+    export_dbt_env()  # dbt runs as the transformer role, dlt as the loader
     step("dbt manifest")
     prepare_dbt()  # before the dbt assets load it
     from orchestration.defs.dbt import dbt_models
@@ -118,6 +121,6 @@ def run_demo(rows: int, revision_share: float) -> int:
 
 
 def _raw_count() -> int:
-    with warehouse.connect() as conn, conn.cursor() as cur:
+    with warehouse.connect(role="transformer") as conn, conn.cursor() as cur:
         cur.execute("select count(*) from raw_chicago.crimes")
         return cur.fetchone()[0]

@@ -4,6 +4,10 @@
 PostgreSQL 16 (the pgserver wheel) with its data under `.warehouse/` in the
 project. The server is started on demand, outlives the process that started it
 (so the CLI, dbt and Dagster share one server) and is stopped by `pulse db stop`.
+
+Each step connects as the least role it needs (`connection(role=...)`, pulse/roles.py):
+dlt as `pulse_loader`, dbt as `pulse_transformer`, readers as `pulse_analyst`. The
+URL's own user (the admin) only creates databases and those roles.
 """
 
 from __future__ import annotations
@@ -100,25 +104,50 @@ def is_embedded() -> bool:
     return not os.environ.get("WAREHOUSE_URL")
 
 
-def connection(database: str | None = None, start: bool = True) -> Connection:
-    """The warehouse connection; starts the embedded server if needed and `start`."""
+def is_embedded_server(conn: Connection) -> bool:
+    """Whether `conn` goes to the embedded server (trust authentication, no passwords)."""
+    if is_embedded():
+        return True
+    postmaster = _read_postmaster(data_dir() / "pgdata")
+    return postmaster is not None and (conn.host, conn.port) == (postmaster.socket_dir,
+                                                                 postmaster.port)
+
+
+# The roles a step can run as (pulse/roles.py); None or "admin" is WAREHOUSE_URL's user.
+ROLES = ("loader", "transformer", "analyst")
+
+
+def connection(database: str | None = None, start: bool = True, role: str | None = None,
+               raw_dataset: str | None = None) -> Connection:
+    """The warehouse connection; starts the embedded server if needed and `start`.
+
+    Without `role` it is the admin's (WAREHOUSE_URL's user, or the embedded `postgres`).
+    With `role` ("loader", "transformer", "analyst") it is that role's, after its roles,
+    schemas and grants are ensured in the database (`pulse.roles`); `raw_dataset` is a
+    raw_* schema the loader is about to write. `PULSE_ROLES=off` returns the admin's.
+    """
     if url := os.environ.get("WAREHOUSE_URL"):
         conn = Connection.from_url(url)
     else:
         conn = _embedded_connection(start=start)
     if database:
         conn = Connection(conn.host, conn.port, conn.user, conn.password, database)
+    if role and role != "admin":
+        from pulse.roles import role_connection  # it imports this module
+
+        conn = role_connection(conn, role, raw_dataset=raw_dataset)
     return conn
 
 
-def url(database: str | None = None) -> str:
-    """A postgresql:// URL that psql, dlt and psycopg accept."""
-    return connection(database).url()
+def url(database: str | None = None, role: str | None = None,
+        raw_dataset: str | None = None) -> str:
+    """A postgresql:// URL that psql, dlt and psycopg accept (see `connection`)."""
+    return connection(database, role=role, raw_dataset=raw_dataset).url()
 
 
-def export_env(database: str | None = None) -> Connection:
+def export_env(database: str | None = None, role: str | None = None) -> Connection:
     """Puts the connection into PG* variables, so dbt and child processes follow."""
-    conn = connection(database)
+    conn = connection(database, role=role)
     os.environ.update(conn.libpq_env())
     return conn
 
@@ -281,8 +310,8 @@ def psql_executable() -> str:
     return str(POSTGRES_BIN_PATH / "psql")
 
 
-def connect(database: str | None = None):
-    """A psycopg2 connection to the warehouse (the caller closes it)."""
+def connect(database: str | None = None, role: str | None = None):
+    """A psycopg2 connection to the warehouse, as `role` (the caller closes it)."""
     import psycopg2
 
-    return psycopg2.connect(**_dsn(connection(database)))
+    return psycopg2.connect(**_dsn(connection(database, role=role)))

@@ -22,13 +22,19 @@ REALDATA = PROJECT_ROOT.parent / "shared" / "realdata"
 
 @pytest.fixture(scope="session")
 def warehouse_db() -> Iterator[warehouse.Connection]:
-    """A fresh database for this test session; PG* point at it so dbt follows."""
+    """A fresh database for this test session, as the admin; PG* point at it so dbt follows.
+
+    Tests set up and inspect as the admin (this connection, WAREHOUSE_URL); dlt and dbt
+    ask for their roles (loader, transformer), created here in this database.
+    """
     was_running = not warehouse.is_embedded() or warehouse.status().get("state") == "running"
     conn = warehouse.create_database(TEST_DATABASE)
     # Everything that asks the warehouse (dlt, dbt, Dagster assets) now gets this database.
     saved = {k: os.environ.get(k) for k in [*conn.libpq_env(), "WAREHOUSE_URL"]}
-    os.environ.update(conn.libpq_env())
     os.environ["WAREHOUSE_URL"] = conn.url()
+    from pulse.dbt import export_dbt_env
+
+    export_dbt_env()  # the roles exist in this database; PG* are the transformer's
     yield conn
     for key, value in saved.items():
         if value is None:
@@ -48,9 +54,10 @@ def dbt_manifest(warehouse_db) -> Path:
 
 
 def run_dbt(*args: str) -> subprocess.CompletedProcess:
-    """Real dbt CLI against the test database (PG* are set by `warehouse_db`)."""
-    from pulse.dbt import dbt_command
+    """Real dbt CLI against the test database, as the transformer role like `pulse build`."""
+    from pulse.dbt import dbt_command, export_dbt_env
 
+    export_dbt_env()  # and puts back schemas a test dropped as the admin
     return subprocess.run(dbt_command(*args), cwd=PROJECT_ROOT, capture_output=True, text=True)
 
 
