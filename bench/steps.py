@@ -47,9 +47,9 @@ def dbt_build(full_refresh: bool = False, select: str | None = None) -> dict[str
     import subprocess
 
     from orchestration.defs.dbt import DBT_BUILD_ARGS
-    from pulse.dbt import dbt_command
+    from pulse.dbt import dbt_command, export_dbt_env
 
-    warehouse.export_env()
+    export_dbt_env()  # as Pulse runs it: the transformer role
     args = dbt_command(*DBT_BUILD_ARGS)
     args += ["--full-refresh"] if full_refresh else []
     args += ["--select", select] if select else []

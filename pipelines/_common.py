@@ -16,6 +16,17 @@ from pulse import warehouse
 
 log = logging.getLogger(__name__)
 
+
+class _DeclaredTypesKept(logging.Filter):
+    """Drops dlt's per-page warning that Arrow and declared column hints differ: Arrow has
+    no json type, so json columns travel as text, and keeping the declared type is right."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "several column hints were different" not in record.getMessage()
+
+
+logging.getLogger("dlt").addFilter(_DeclaredTypesKept())
+
 # Local dlt state lives beside the embedded warehouse; the state of record is in Postgres.
 PIPELINES_DIR = warehouse.PROJECT_ROOT / ".warehouse" / "dlt"
 

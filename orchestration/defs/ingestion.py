@@ -104,7 +104,7 @@ def chicago_raw_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResourc
             context=context,
             dlt_source=chicago_source(),
             dlt_pipeline=pipeline,
-            credentials=warehouse.url(),
+            credentials=warehouse.url(role="loader"),  # writes only raw_* schemas
             loader_file_format=LOADER_FILE_FORMAT,
         ).fetch_row_count()
         yield from _rejects_results(context, pipeline)
