@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install manifest demo test lint bench docs dev stop clean
+.PHONY: install manifest demo test lint bench reliability docs dev stop clean
 
 # The virtualenv, rebuilt when the dependencies change. Versions are pinned in constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
@@ -22,7 +22,7 @@ demo: manifest
 	$(BIN)/pulse demo
 
 test: manifest
-	$(BIN)/ruff check pulse pipelines orchestration tests bench
+	$(BIN)/ruff check pulse pipelines orchestration tests bench reliability
 	$(BIN)/python -m pytest -q
 
 BENCH_ROWS ?= 1000000
@@ -30,8 +30,13 @@ BENCH_REPEAT ?= 3
 bench: manifest
 	$(BIN)/python -m bench.suite --rows $(BENCH_ROWS) --repeat $(BENCH_REPEAT)
 
+# Faults injected into real runs (crashes, API faults, bad data), checked against the truth:
+# one table (reliability/README.md). `make test` runs the same scenarios at a small scale.
+reliability: manifest
+	$(BIN)/python -m reliability
+
 lint: install
-	$(BIN)/ruff check pulse pipelines orchestration tests bench
+	$(BIN)/ruff check pulse pipelines orchestration tests bench reliability
 
 docs: manifest
 	$(BIN)/pulse docs

@@ -1,0 +1,96 @@
+"""The processes a scenario kills: `python -m reliability.child load '{json args}'`.
+
+The load runs dlt's three steps one by one and prints a flushed marker line before
+each (`phase extract`, `phase normalize`, `phase load`, then `phase done`), so the
+parent knows which step a SIGKILL lands in. Inside the load step, dlt's own log
+marks its parts: `phase load.copy` (the Parquet COPY into the staging table begins),
+`phase load.merge` (the merge into raw begins), `phase load.merged` (the merge is
+committed; the load is not yet recorded in _dlt_loads) and `phase load.archived` (the
+load recorded, the package archived); they need dlt's INFO log (RUNTIME__LOG_LEVEL).
+A failure prints `error <Type>: <message>` on stdout and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+# The dlt log line that begins each part of the load step: (step, starts with, contains)
+LOAD_STEPS = (
+    ("load.copy", "Will load file", ".parquet"),
+    ("load.merge", "Will load file", ".sql"),
+    ("load.merged", "Job for crimes.", ".sql completed"),
+    ("load.archived", "All jobs completed, archiving package", ""),
+)
+
+
+def marker(phase: str) -> None:
+    print(f"phase {phase} {time.monotonic():.6f}", flush=True)
+
+
+class LoadSteps(logging.Handler):
+    """Prints a marker when dlt's log says a part of the load step begins."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        for step, starts, has in LOAD_STEPS:
+            if step not in self.seen and message.startswith(starts) and has in message:
+                self.seen.add(step)
+                marker(step)
+
+
+def load(base_url: str, pipelines_dir: str, credentials: str, **source_args: object) -> None:
+    from pipelines._common import LOADER_FILE_FORMAT, postgres_pipeline
+    from pipelines.chicago import chicago_source
+
+    pipeline = postgres_pipeline("chicago", pipelines_dir=pipelines_dir)
+    source_args.setdefault("backoff_factor", 0)
+    marker("extract")
+    pipeline.extract(chicago_source(base_url=base_url, **source_args),
+                     loader_file_format=LOADER_FILE_FORMAT)
+    marker("normalize")
+    pipeline.normalize()
+    marker("load")
+    logging.getLogger("dlt").addHandler(LoadSteps())
+    pipeline.load(credentials=credentials)
+    marker("done")
+
+
+COMMANDS = {"load": load}
+
+
+def describe(err: BaseException) -> str:
+    """The exception and its causes on one line, the root cause first: what a log reader
+    would be told, e.g. `OperationalError: ... the database system is shutting down <-
+    PipelineStepFailed: Pipeline execution failed at step=load ...`."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = err
+    while seen is not None and len(chain) < 5 and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    parts = []
+    for exc in reversed(chain):
+        text = " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        parts.append(f"{type(exc).__name__}: {text[:400]}")
+    return " <- ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    name, args = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
+    try:
+        COMMANDS[name](**args)
+    except Exception as err:  # reported to the parent, which judges it
+        print(f"error {describe(err)}", flush=True)
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
