@@ -81,6 +81,10 @@ def run_source(
         run_kwargs.setdefault("loader_file_format", LOADER_FILE_FORMAT)
         # Least privilege: dlt loads as the loader role, which writes only raw_* schemas.
         credentials = credentials or warehouse.url(role="loader", raw_dataset=pipeline.dataset_name)
+        if pipeline.has_pending_data:
+            # A run that died left a package: finish it first, or dlt would load only that
+            # and skip this run's extract (a success that fetched nothing).
+            pipeline.run(credentials=credentials)
         info = pipeline.run(source, credentials=credentials, **run_kwargs)
     except PipelineStepFailed as err:
         if explain and (clear := explain(err)):

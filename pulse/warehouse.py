@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,9 @@ def _start(pgdata: Path) -> _Postmaster:
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     log.info("starting the embedded PostgreSQL in %s", pgdata)
+    # pgserver caches one handle per folder and hands it back without starting anything:
+    # forget it, or a server stopped by this process could never start again in it.
+    pgserver.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
     try:
         # cleanup_mode=None: the server outlives this process and is reused by the next one.
         pgserver.get_server(pgdata, cleanup_mode=None)
@@ -315,3 +319,19 @@ def connect(database: str | None = None, role: str | None = None):
     import psycopg2
 
     return psycopg2.connect(**_dsn(connection(database, role=role)))
+
+
+def query(conn: Connection, sql: Any, params: tuple = ()) -> list[tuple]:
+    """Rows of `sql` on `conn` (or [] for a statement without a result), committed.
+
+    Values go in `params`, names through psycopg2.sql: never formatted into the text.
+    """
+    import psycopg2
+
+    pg = psycopg2.connect(conn.url())
+    try:
+        with pg, pg.cursor() as cur:
+            cur.execute(sql, params or None)  # no params: a literal % stays a %
+            return cur.fetchall() if cur.description else []
+    finally:
+        pg.close()

@@ -22,17 +22,7 @@ MONTHLY_MART = "marts.rpt_chicago__crimes_monthly_by_area"
 Versions = dict[str, str]
 
 
-def query(conn: warehouse.Connection, sql: str, params: tuple = ()) -> list[tuple]:
-    """Rows of `sql` (or [] for a statement without a result), in its own transaction."""
-    import psycopg2
-
-    pg = psycopg2.connect(conn.url())
-    try:
-        with pg, pg.cursor() as cur:
-            cur.execute(sql, params or None)  # no params: a literal % stays a %
-            return cur.fetchall() if cur.description else []
-    finally:
-        pg.close()
+query = warehouse.query  # scenarios and tests read the warehouse the same way
 
 
 def table_exists(conn: warehouse.Connection, table: str) -> bool:

@@ -61,17 +61,7 @@ def run_dbt(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(dbt_command(*args), cwd=PROJECT_ROOT, capture_output=True, text=True)
 
 
-def query(conn: warehouse.Connection, sql: str, params: tuple = ()) -> list[tuple]:
-    """Rows of `sql` (or [] for statements without a result), committed."""
-    import psycopg2
-
-    pg = psycopg2.connect(conn.url())
-    try:
-        with pg, pg.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        pg.close()
+query = warehouse.query  # rows of a statement, committed
 
 
 @pytest.fixture
