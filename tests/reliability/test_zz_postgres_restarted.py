@@ -25,6 +25,9 @@ def test_postgres_stopped_mid_load_then_restarted_loses_nothing(monkeypatch):
     trial = next(t for t in outcome.trial_log if t.counted)
     assert trial.landed == "load"
     assert trial.detail["raw_after_fault"] in ("before", "after")
-    # the first stop outlasts dlt's retries: the load fails, naming the server going away
-    assert trial.detail["child"] == "failed"
-    assert CLEAR_ERROR.search(trial.detail["child_error"].split(" <- ")[0]), trial.detail["child_error"]
+    # the load either rides the stop out on dlt's retries (a busy machine restarts the
+    # server in time) or fails naming the server going away
+    assert trial.detail["child"] in ("failed", "finished")
+    if trial.detail["child"] == "failed":
+        assert CLEAR_ERROR.search(trial.detail["child_error"].split(" <- ")[0]), \
+            trial.detail["child_error"]
