@@ -1,6 +1,7 @@
 """API faults: the local API answers a share of requests with every fault it knows
 (429 with Retry-After, 500/502/503, slow past the timeout, connection resets,
-truncated JSON, an HTML page with status 200, an empty page mid-paging).
+truncated JSON, an HTML page with status 200, an empty page mid-paging); the
+backfill's first requests get each kind once, so every kind is exercised.
 
 Each round revises the dataset and loads until a run completes. A run either gets
 through on dlt's retries or fails with a clear SocrataError; after a failure raw must
@@ -16,7 +17,7 @@ import random
 from dataclasses import dataclass
 
 from pipelines.chicago import SocrataError
-from pulse.sample_api import CrimesDataset, Faults, SampleApi
+from pulse.sample_api import FAULT_KINDS, CrimesDataset, Faults, SampleApi
 from reliability import verify
 from reliability.outcome import Outcome, Trial
 from reliability.scenarios import Context, scenario
@@ -54,7 +55,10 @@ def api_faults(ctx: Context) -> Outcome:
             SampleApi(dataset, faults=faults, required_token=TOKEN) as api:
         for round_no in range(size.rounds + 1):  # round 0 is the backfill
             seed = ctx.trial_seed(round_no)
-            if round_no:
+            if not round_no:  # every kind at least once: the backfill's first requests
+                for kind in FAULT_KINDS:
+                    setattr(faults, f"{kind}_next", 1)
+            else:
                 dataset.apply_revision(new_rows=size.rows // 50, updated_rows=size.rows // 25,
                                        seed=seed)
             _load_until_complete(ws, api, size, seed, outcome, ctx)

@@ -19,7 +19,10 @@ def test_api_faults_are_survived_or_fail_clearly_and_lose_nothing():
     outcome = scenarios.run("api_faults", Context(scale="small", seed=SEED))
     assert not outcome.errors, outcome.errors
     assert (outcome.duplicates, outcome.lost) == (0, 0)
-    assert outcome.faults >= 3
+    assert outcome.faults >= 7
+    for kind in ("rate_limit", "server_error", "slow", "reset", "malformed", "html_200",
+                 "empty_page"):
+        assert f"{kind} " in outcome.notes  # each fired at least once
     assert outcome.rows_raw == outcome.rows_marts == outcome.rows_expected > 0
     assert {t.landed for t in outcome.trial_log} <= {"completed", "failed clearly", ""}
 
