@@ -81,6 +81,7 @@ def run_source(
         run_kwargs.setdefault("loader_file_format", LOADER_FILE_FORMAT)
         # Least privilege: dlt loads as the loader role, which writes only raw_* schemas.
         credentials = credentials or warehouse.url(role="loader", raw_dataset=pipeline.dataset_name)
+        drop_committed_leftovers(pipeline)
         if pipeline.has_pending_data:
             # A run that died left a package: finish it first, or dlt would load only that
             # and skip this run's extract (a success that fetched nothing).
@@ -94,6 +95,28 @@ def run_source(
         log.info("%s.%s: %s", pipeline.dataset_name, resource,
                  ", ".join(f"{n} {path.replace('_', ' ')}" for path, n in counts.items()))
     return info
+
+
+def drop_committed_leftovers(pipeline: dlt.Pipeline) -> list[str]:
+    """Deletes extracted packages that dlt's normalize had already committed.
+
+    Normalize commits a package by renaming its normalized copy into place and then
+    deleting the extracted one ("do not kill this process"). A kill in between leaves
+    both, and the half-deleted extracted copy fails every later normalize; the normalized
+    copy is whole, so the leftover can go. Returns the load ids it deleted.
+    """
+    extracted = pipeline._get_normalize_storage().extracted_packages
+    try:
+        load_ids = extracted.list_packages()
+    except FileNotFoundError:  # a pipeline that never ran
+        return []
+    committed = {*pipeline.list_normalized_load_packages(), *pipeline.list_completed_load_packages()}
+    leftovers = [load_id for load_id in load_ids if load_id in committed]
+    for load_id in leftovers:
+        log.warning("%s: deleting the leftover of load package %s, already normalized by a "
+                    "run that was killed while committing it", pipeline.pipeline_name, load_id)
+        extracted.delete_package(load_id)
+    return leftovers
 
 
 def row_paths(pipeline: dlt.Pipeline) -> dict[str, dict[str, int]]:
