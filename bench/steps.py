@@ -27,11 +27,11 @@ def pulse_ingest(url: str, state: str, dataset: str = "raw_chicago") -> dict[str
     import dlt
 
     from pipelines._common import run_source
-    from pipelines.chicago import chicago_source
+    from pipelines.chicago import dataset_source
 
     pipeline = dlt.pipeline("chicago", destination="postgres", dataset_name=dataset,
                             pipelines_dir=state)
-    run_source(pipeline, chicago_source(base_url=url))
+    run_source(pipeline, dataset_source("crimes", base_url=url))
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {"rows": counts.get("crimes", 0)}
 

@@ -3,13 +3,15 @@
 import dagster as dg
 
 from .defs.dbt import dbt_models
-from .defs.ingestion import api_dataset_specs, chicago_raw_assets
+from .defs.ingestion import CHICAGO_INGEST, api_dataset_specs
 from .defs.resources import resources
-from .defs.schedules import chicago_refresh, chicago_schedule
+from .defs.schedules import chicago_refresh, dataset_jobs, dataset_schedules
+
+jobs = dataset_jobs()
 
 defs = dg.Definitions(
-    assets=[*api_dataset_specs(), chicago_raw_assets, dbt_models],
-    jobs=[chicago_refresh],
-    schedules=[chicago_schedule()],
+    assets=[*api_dataset_specs(), *CHICAGO_INGEST.values(), dbt_models],
+    jobs=[chicago_refresh, *jobs.values()],
+    schedules=dataset_schedules(jobs),
     resources=resources(),
 )

@@ -55,14 +55,15 @@ LOADER_FILE_FORMAT = "parquet"
 dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
 
 
-def postgres_pipeline(source_name: str, pipelines_dir: str | Path | None = None) -> dlt.Pipeline:
-    """A dlt pipeline that loads `source_name` into `raw_<source_name>`.
+def postgres_pipeline(source_name: str, pipelines_dir: str | Path | None = None,
+                      pipeline_name: str | None = None) -> dlt.Pipeline:
+    """A dlt pipeline (named `pipeline_name`, default `source_name`) loading `raw_<source_name>`.
 
     It names no credentials: `run_source` passes the warehouse's URL when it runs, so
     building a pipeline (as Dagster does at definitions load) never starts a server.
     """
     return dlt.pipeline(
-        pipeline_name=source_name,
+        pipeline_name=pipeline_name or source_name,
         destination="postgres",
         dataset_name=raw_dataset(source_name),
         pipelines_dir=str(pipelines_dir or default_pipelines_dir()),

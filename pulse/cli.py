@@ -125,11 +125,12 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     step(f"loading {args.source} into {warehouse.connection(role='loader').redacted()}")
     try:
-        info = load_chicago()
+        infos = load_chicago(args.dataset or None)
     except SocrataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(info)
+    for name, info in infos.items():
+        print(f"{name}: {info}")
     return 0
 
 
@@ -208,6 +209,8 @@ def parser() -> argparse.ArgumentParser:
 
     load = sub.add_parser("load", help="run one source's dlt pipeline (incremental)")
     load.add_argument("source", choices=["chicago"])
+    load.add_argument("--dataset", action="append", metavar="NAME",
+                      help="load only this dataset of pipelines/chicago/datasets.yml (repeatable)")
     load.set_defaults(func=cmd_load)
 
     build = sub.add_parser("build", help="dbt build; other options go to dbt (--select ...)")

@@ -70,7 +70,7 @@ def run_demo(rows: int, revision_share: float) -> int:
     step("dbt manifest")
     prepare_dbt()  # before the dbt assets load it
     from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.ingestion import chicago_raw_assets
+    from orchestration.defs.ingestion import CHICAGO_INGEST
     from orchestration.defs.resources import resources
 
     state = _read_state(rows)
@@ -84,7 +84,7 @@ def run_demo(rows: int, revision_share: float) -> int:
         os.environ["SOURCES__CHICAGO__BASE_URL"] = api.url
         step(f"materializing every asset (API {api.url} -> raw -> staging -> enriched -> marts)")
         result = dg.materialize(
-            [chicago_raw_assets, dbt_models],
+            [CHICAGO_INGEST["crimes"], dbt_models],
             resources=resources(),
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             raise_on_error=False,

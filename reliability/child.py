@@ -46,13 +46,13 @@ class LoadSteps(logging.Handler):
 
 
 def load(base_url: str, pipelines_dir: str, credentials: str, **source_args: object) -> None:
-    from pipelines._common import LOADER_FILE_FORMAT, postgres_pipeline
-    from pipelines.chicago import chicago_source
+    from pipelines._common import LOADER_FILE_FORMAT
+    from pipelines.chicago import dataset_pipeline, dataset_source
 
-    pipeline = postgres_pipeline("chicago", pipelines_dir=pipelines_dir)
+    pipeline = dataset_pipeline("crimes", pipelines_dir=pipelines_dir)
     source_args.setdefault("backoff_factor", 0)
     marker("extract")
-    pipeline.extract(chicago_source(base_url=base_url, **source_args),
+    pipeline.extract(dataset_source("crimes", base_url=base_url, **source_args),
                      loader_file_format=LOADER_FILE_FORMAT)
     marker("normalize")
     pipeline.normalize()

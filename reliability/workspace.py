@@ -70,17 +70,17 @@ class Workspace:
 
     def pipeline(self):
         """The chicago dlt pipeline with this workspace's local state."""
-        from pipelines._common import postgres_pipeline
+        from pipelines.chicago import dataset_pipeline
 
-        return postgres_pipeline("chicago", pipelines_dir=self.pipelines_dir)
+        return dataset_pipeline("crimes", pipelines_dir=self.pipelines_dir)
 
     def load(self, base_url: str, **source_args: object):
-        """One normal run of the chicago source, as `load_chicago` does it (a fresh pipeline
+        """One normal run of the chicago source, as `load_dataset` does it (a fresh pipeline
         object on the same local state: what a new process would build)."""
-        from pipelines.chicago import load_chicago
+        from pipelines.chicago import load_dataset
 
         source_args.setdefault("backoff_factor", 0)
-        return load_chicago(self.pipeline(), credentials=self.url, base_url=base_url, **source_args)
+        return load_dataset("crimes", self.pipeline(), credentials=self.url, base_url=base_url, **source_args)
 
 
 def dbt_failure(run: subprocess.CompletedProcess) -> str:

@@ -67,7 +67,7 @@ query = warehouse.query  # rows of a statement, committed
 @pytest.fixture
 def fresh_raw(warehouse_db, tmp_path):
     """A clean raw_chicago and a dlt pipeline with no local state: each test starts over."""
-    from pipelines._common import postgres_pipeline
+    from pipelines.chicago import dataset_pipeline
 
     query(warehouse_db, "drop schema if exists raw_chicago cascade")
-    return postgres_pipeline("chicago", pipelines_dir=tmp_path / "dlt")
+    return dataset_pipeline("crimes", pipelines_dir=tmp_path / "dlt")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 from psycopg2 import errors
 
-from pipelines._common import postgres_pipeline
-from pipelines.chicago import load_chicago
+from pipelines.chicago import dataset_pipeline, load_dataset
 from pulse import roles, warehouse
 from pulse.sample_api import CrimesDataset, SampleApi
 from tests.conftest import TEST_DATABASE, query, run_dbt
@@ -28,9 +27,9 @@ def built(warehouse_db, dbt_manifest, tmp_path_factory) -> dict:
     """A warehouse from scratch: load as the loader, build as the transformer."""
     for schema in (*roles.RAW_SCHEMAS, *roles.DBT_SCHEMAS):
         query(warehouse_db, f"drop schema if exists {schema} cascade")  # names are constants
-    pipeline = postgres_pipeline("chicago", pipelines_dir=tmp_path_factory.mktemp("dlt"))
+    pipeline = dataset_pipeline("crimes", pipelines_dir=tmp_path_factory.mktemp("dlt"))
     with SampleApi(CrimesDataset(ROWS, seed=11)) as api:
-        info = load_chicago(pipeline, base_url=api.url, backoff_factor=0)  # no credentials
+        info = load_dataset("crimes", pipeline, base_url=api.url, backoff_factor=0)  # no credentials
     raw_owners = owners(warehouse_db, "raw_chicago")  # before anything else touches them
     build = run_dbt("build", "--full-refresh")
     assert build.returncode == 0, build.stdout[-4000:]

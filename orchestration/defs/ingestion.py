@@ -1,4 +1,4 @@
-"""dlt loads as Dagster assets: API dataset -> raw table, one asset per dlt resource."""
+"""dlt loads as Dagster assets: API dataset -> raw table, one load per declared dataset."""
 
 import os
 from collections.abc import Iterator
@@ -8,13 +8,10 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asse
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines._common import LOADER_FILE_FORMAT, postgres_pipeline, raw_dataset, row_paths
-from pipelines.chicago import chicago_source, explain_failure
-from pipelines.chicago.settings import CRIMES_DATASET_ID, PORTAL_URL
+from pipelines._common import LOADER_FILE_FORMAT, raw_dataset, row_paths
+from pipelines.chicago import dataset_pipeline, dataset_source, explain_failure
+from pipelines.chicago.settings import PORTAL_URL, Dataset, load_datasets
 from pulse import warehouse
-
-# Where each dlt resource comes from upstream, shown as the first node of the lineage.
-UPSTREAM_DATASETS = {("chicago", "crimes"): CRIMES_DATASET_ID}
 
 
 def raw_table_key(dataset_name: str, table_name: str) -> dg.AssetKey:
@@ -27,15 +24,16 @@ def api_dataset_key(source_name: str, resource_name: str) -> dg.AssetKey:
 
 
 class RawTableTranslator(DagsterDltTranslator):
-    """Keys raw tables as [raw_<source>, table] and hangs each under its API dataset."""
+    """Keys raw tables as [raw schema, table] and hangs each under its API dataset."""
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         spec = super().get_asset_spec(data)
-        source_name = data.resource.source_name
+        schema = data.pipeline.dataset_name if data.pipeline else raw_dataset("chicago")
+        source_name = schema.removeprefix("raw_")
         return spec.replace_attributes(
-            key=raw_table_key(raw_dataset(source_name), data.resource.table_name),
+            key=raw_table_key(schema, data.resource.table_name),
             deps=[api_dataset_key(source_name, data.resource.name)],
-            group_name=raw_dataset(source_name),
+            group_name=schema,
         )
 
 
@@ -57,13 +55,13 @@ def api_dataset_specs() -> list[dg.AssetSpec]:
     """External assets for the upstream API datasets: Dagster observes, never builds them."""
     return [
         dg.AssetSpec(
-            key=api_dataset_key(source, resource),
-            description=f"Socrata dataset {dataset_id} on the City of Chicago portal "
-            f"({PORTAL_URL}/resource/{dataset_id}.json).",
+            key=api_dataset_key("chicago", dataset.name),
+            description=f"{dataset.title}: Socrata dataset {dataset.id} on the City of Chicago "
+            f"portal ({PORTAL_URL}/resource/{dataset.id}.{'geojson' if dataset.is_boundary else 'json'}).",
             group_name="api",
             kinds={"socrata"},
         )
-        for (source, resource), dataset_id in UPSTREAM_DATASETS.items()
+        for dataset in load_datasets().values()
     ]
 
 
@@ -79,42 +77,49 @@ INGEST_RETRY_POLICY = dg.RetryPolicy(
 )
 
 
-CHICAGO_SPECS = build_dlt_asset_specs(
-    dlt_source=chicago_source(),
-    dlt_pipeline=postgres_pipeline("chicago"),
-    dagster_dlt_translator=RawTableTranslator(),
-)
+def ingest_assets(dataset: Dataset) -> dg.AssetsDefinition:
+    """The load of one dataset: its raw table and, for row datasets, `<table>_rejects`.
+
+    What @dlt_assets builds, spelled out: dagster-dlt's decorator takes no retry policy, and
+    the rejects table is an output of the same load. Each dataset has its own dlt pipeline,
+    so schedules of different cadences never share local state.
+    """
+    specs = build_dlt_asset_specs(
+        dlt_source=dataset_source(dataset.name),
+        dlt_pipeline=dataset_pipeline(dataset.name),
+        dagster_dlt_translator=RawTableTranslator(),
+    )
+    if not dataset.is_boundary:
+        specs += [rejects_spec(spec) for spec in specs]
+
+    @dg.multi_asset(specs=specs, name=f"chicago_{dataset.name}_ingest", can_subset=True,
+                    retry_policy=INGEST_RETRY_POLICY)
+    def load(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator:
+        try:
+            # Source and pipeline are rebuilt per run: they read this moment's configuration
+            # and keep their local state beside the warehouse they load into.
+            pipeline = dataset_pipeline(dataset.name)
+            yield from dlt.run(
+                context=context,
+                dlt_source=dataset_source(dataset.name),
+                dlt_pipeline=pipeline,
+                credentials=warehouse.url(role="loader"),  # writes only raw_* schemas
+                loader_file_format=LOADER_FILE_FORMAT,
+            ).fetch_row_count()
+            yield from _rejects_results(context, pipeline)
+        except PipelineStepFailed as err:
+            clear = explain_failure(err)
+            if clear is None:
+                raise
+            if not clear.retriable:
+                raise dg.Failure(str(clear), allow_retries=False) from err
+            raise clear from err
+
+    load.__doc__ = f"Loads new and changed rows of {dataset.title} ({dataset.id}) into raw_chicago."
+    return load
 
 
-# What @dlt_assets builds, spelled out: dagster-dlt's decorator takes no retry policy, and
-# the rejects tables are outputs of the same load.
-@dg.multi_asset(
-    specs=[*CHICAGO_SPECS, *map(rejects_spec, CHICAGO_SPECS)],
-    name="chicago_ingest",
-    can_subset=True,
-    retry_policy=INGEST_RETRY_POLICY,
-)
-def chicago_raw_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator:
-    """Loads new and changed rows from the Chicago portal into raw_chicago."""
-    try:
-        # Source and pipeline are rebuilt per run: they read this moment's configuration
-        # and keep their local state beside the warehouse they load into.
-        pipeline = postgres_pipeline("chicago")
-        yield from dlt.run(
-            context=context,
-            dlt_source=chicago_source(),
-            dlt_pipeline=pipeline,
-            credentials=warehouse.url(role="loader"),  # writes only raw_* schemas
-            loader_file_format=LOADER_FILE_FORMAT,
-        ).fetch_row_count()
-        yield from _rejects_results(context, pipeline)
-    except PipelineStepFailed as err:
-        clear = explain_failure(err)
-        if clear is None:
-            raise
-        if not clear.retriable:
-            raise dg.Failure(str(clear), allow_retries=False) from err
-        raise clear from err
+CHICAGO_INGEST = {name: ingest_assets(dataset) for name, dataset in load_datasets().items()}
 
 
 def _rejects_results(context: dg.AssetExecutionContext, pipeline) -> Iterator:

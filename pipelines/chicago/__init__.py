@@ -1,9 +1,15 @@
 """City of Chicago open data (Socrata SODA 2.1), loaded incrementally with dlt's rest_api.
 
-Run it on its own with `python -m pipelines.chicago` (see __main__.py).
+What is loaded is declared in datasets.yml (see settings.py); each dataset loads through
+a pipeline of its own, so a failing dataset never holds up the others and two schedules
+never share local dlt state. Run it on its own with `python -m pipelines.chicago`.
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
 
 import dlt
 from dlt.common.pipeline import LoadInfo
@@ -15,15 +21,21 @@ from dlt.sources.rest_api import rest_api_resources
 from pipelines._common import postgres_pipeline, run_source
 
 from .arrow import PageToArrow, SplitRejects
+from .boundaries import boundary_resource
 from .helpers import SocrataError, check_page, explain, soql_timestamp
 from .paging import SocrataKeysetPaginator
-from .settings import CRIMES_COLUMNS, CRIMES_DATASET_ID, MAX_PAGE_SIZE, PORTAL_URL
+from .settings import MAX_PAGE_SIZE, PORTAL_URL, Dataset, load_datasets
 
-__all__ = ["SocrataError", "chicago_source", "load_chicago"]
+__all__ = ["SocrataError", "chicago_source", "dataset_pipeline", "dataset_source",
+           "load_chicago", "load_dataset"]
+
+log = logging.getLogger(__name__)
+SOURCE_NAME = "chicago"  # the raw schema is raw_chicago; config lives under [sources.chicago]
 
 
-@dlt.source(name="chicago")
+@dlt.source(name=SOURCE_NAME, section=SOURCE_NAME)
 def chicago_source(
+    datasets: Sequence[str] | None = None,
     base_url: str = PORTAL_URL,
     app_token: str | None = dlt.secrets.value,
     page_size: int = MAX_PAGE_SIZE,
@@ -33,55 +45,69 @@ def chicago_source(
     max_attempts: int = 5,
     backoff_factor: float = 1.0,
 ) -> list[DltResource]:
-    """The Chicago portal's datasets as dlt resources; today `crimes` (ijzp-q8t2).
+    """The declared Chicago datasets (all, or those named in `datasets`) as dlt resources.
 
     Every value is dlt configuration under `[sources.chicago]` (for example
     `SOURCES__CHICAGO__BASE_URL`); the app token is a secret (`SOURCES__CHICAGO__APP_TOKEN`)
     sent as the `X-App-Token` header, so it never appears in a URL or a log line.
 
-    The cursor is the platform's `:updated_at`, read in `(:updated_at, :id)` order and paged
-    by that key (see paging.py: `$offset` would skip rows revised mid-run). Each run
-    re-reads `overlap_seconds` before the saved cursor and merges on `id`, so a revision the
-    portal stamped late is still picked up. `range_start="open"` keeps the cursor boundary
-    linear: dlt's boundary de-duplication is quadratic when thousands of rows share the last
-    timestamp, as Socrata's bulk revisions do; the overlap and the merge make it unnecessary.
+    Row datasets follow the platform's `:updated_at`, read in `(:updated_at, :id)` order and
+    paged by that key (see paging.py: `$offset` would skip rows revised mid-run). Each run
+    re-reads `overlap_seconds` before the saved cursor and merges on the primary key, so a
+    revision the portal stamped late is still picked up. `range_start="open"` keeps the
+    cursor boundary linear: dlt's boundary de-duplication is quadratic when thousands of
+    rows share the last timestamp, as Socrata's bulk revisions do; the overlap and the merge
+    make it unnecessary. Boundary layers are replaced whole when they change (boundaries.py).
     """
-    client = client_config(base_url, app_token, request_timeout, max_attempts, backoff_factor)
-    crimes = crimes_config(page_size, overlap_seconds, initial_value)
-    resources = rest_api_resources({"client": client, "resources": [crimes]})
-    for resource in resources:
-        resource.add_step(PageToArrow(CRIMES_COLUMNS))  # declared columns -> typed Arrow
-        resource.add_step(SplitRejects(resource.table_name))  # bad rows -> crimes_rejects
-    return resources
-
-
-def client_config(
-    base_url: str, app_token: str | None, request_timeout: float, max_attempts: int,
-    backoff_factor: float,
-) -> dict:
-    """rest_api's client: timeouts and retries on every request, the token as a header."""
+    declared = load_datasets()
+    unknown = sorted(set(datasets or ()) - set(declared))
+    if unknown:
+        raise ValueError(f"unknown Chicago dataset(s) {', '.join(unknown)}; declared: "
+                         f"{', '.join(declared)} (pipelines/chicago/datasets.yml)")
+    chosen = [declared[name] for name in (datasets or declared)]
     http = Client(
         request_timeout=request_timeout,
         request_max_attempts=max_attempts,
         request_backoff_factor=backoff_factor,
         raise_for_status=False,  # rest_api raises after the response hooks, with the body
     )
-    client: dict = {"base_url": base_url.rstrip("/") + "/", "session": http.session}
+    base_url = base_url.rstrip("/") + "/"
+    headers = {"X-App-Token": app_token} if app_token else {}
+    rows = [rows_config(d, page_size, overlap_seconds, initial_value) for d in chosen
+            if not d.is_boundary]
+    resources = []
+    if rows:
+        resources = rest_api_resources({"client": client_config(base_url, app_token, http),
+                                        "resources": rows})
+    for resource in resources:
+        dataset = declared[resource.name]
+        # declared columns -> typed Arrow; bad rows -> <table>_rejects
+        resource.add_step(PageToArrow(dataset.columns, primary_key=dataset.primary_key))
+        resource.add_step(SplitRejects(resource.table_name, primary_key=dataset.primary_key))
+    resources += [boundary_resource(d, base_url, http.session, headers, request_timeout)
+                  for d in chosen if d.is_boundary]
+    return resources
+
+
+def client_config(base_url: str, app_token: str | None, http: Client) -> dict:
+    """rest_api's client: timeouts and retries on every request, the token as a header."""
+    client: dict = {"base_url": base_url, "session": http.session}
     if app_token:
         client["auth"] = {"type": "api_key", "name": "X-App-Token", "api_key": app_token,
                           "location": "header"}
     return client
 
 
-def crimes_config(page_size: int, overlap_seconds: float, initial_value: str) -> dict:
-    """The crimes resource as a rest_api configuration."""
+def rows_config(dataset: Dataset, page_size: int, overlap_seconds: float,
+                initial_value: str) -> dict:
+    """A rows dataset as a rest_api resource: incremental on :updated_at, merged on its key."""
     return {
-        "name": "crimes",
-        "primary_key": "id",
+        "name": dataset.name,
+        "primary_key": dataset.primary_key,
         "write_disposition": "merge",
-        "columns": CRIMES_COLUMNS,
+        "columns": dataset.columns,
         "endpoint": {
-            "path": f"resource/{CRIMES_DATASET_ID}.json",
+            "path": f"resource/{dataset.id}.json",
             "params": {
                 "$select": ":*,*",
                 "$where": ":updated_at > '{incremental.start_value}'",
@@ -100,26 +126,67 @@ def crimes_config(page_size: int, overlap_seconds: float, initial_value: str) ->
     }
 
 
+def dataset_source(name: str, **source_args: object):
+    """One dataset as a source of its own; its schema is `chicago_<name>`."""
+    return chicago_source.clone(name=pipeline_name(name))(datasets=[name], **source_args)
+
+
+def pipeline_name(name: str) -> str:
+    return f"{SOURCE_NAME}_{name}"
+
+
+def dataset_pipeline(name: str, pipelines_dir: str | Path | None = None) -> dlt.Pipeline:
+    """The dlt pipeline of one dataset: `chicago_<name>`, loading into raw_chicago."""
+    return postgres_pipeline(SOURCE_NAME, pipelines_dir, pipeline_name=pipeline_name(name))
+
+
 def explain_failure(err: BaseException) -> SocrataError | None:
     """The Chicago source's clear error for a failed run, or None."""
-    return explain(err, f"crimes ({CRIMES_DATASET_ID})")
+    return explain(err, load_datasets())
 
 
-def load_chicago(
+def load_dataset(
+    name: str,
     pipeline: dlt.Pipeline | None = None,
     credentials: str | None = None,
     loader_file_format: str | None = None,
     **source_args: object,
 ) -> LoadInfo:
-    """Loads the Chicago source into `raw_chicago`; returns dlt's load info.
+    """Loads one declared dataset into `raw_chicago`; returns dlt's load info.
 
     An HTTP failure surfaces as a SocrataError naming the dataset, URL and status.
     """
-    pipeline = pipeline or postgres_pipeline("chicago")
+    pipeline = pipeline or dataset_pipeline(name)
     return run_source(
         pipeline,
-        chicago_source(**source_args),
+        dataset_source(name, **source_args),
         credentials=credentials,
         explain=explain_failure,
         **({"loader_file_format": loader_file_format} if loader_file_format else {}),
     )
+
+
+def load_chicago(
+    datasets: Sequence[str] | None = None,
+    credentials: str | None = None,
+    pipelines_dir: str | Path | None = None,
+    **source_args: object,
+) -> dict[str, LoadInfo]:
+    """Loads every declared dataset (or those named), each through its own pipeline.
+
+    A dataset that fails does not stop the others; afterwards the failures are raised
+    together as one SocrataError (each dataset's message says what to do).
+    """
+    infos: dict[str, LoadInfo] = {}
+    failures: list[SocrataError] = []
+    for name in datasets or load_datasets():
+        try:
+            infos[name] = load_dataset(name, dataset_pipeline(name, pipelines_dir),
+                                       credentials=credentials, **source_args)
+        except SocrataError as err:
+            log.error("%s", err)
+            failures.append(err)
+    if failures:
+        raise SocrataError("\n".join(map(str, failures)),
+                           retriable=all(err.retriable for err in failures))
+    return infos

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -84,9 +84,24 @@ def _causes(err: BaseException) -> Iterator[BaseException]:
         err = err.__cause__ or err.__context__
 
 
-def explain(err: BaseException, dataset: str) -> SocrataError | None:
-    """Turns an HTTP failure somewhere in `err`'s chain into a SocrataError, else None."""
+def failed_dataset(err: BaseException, datasets: Mapping[str, Any]) -> str:
+    """"<name> (<id>)" of the dataset whose request failed, found by the id in its URL."""
     for cause in _causes(err):
+        request = getattr(cause, "request", None) or getattr(
+            getattr(cause, "response", None), "request", None)
+        where = f"{getattr(request, 'url', None)} {cause}"  # a bad page names its URL
+        for name, dataset in datasets.items():
+            if f"/{dataset.id}." in where:
+                return f"{name} ({dataset.id})"
+    return "of the chicago source"
+
+
+def explain(err: BaseException, datasets: Mapping[str, Any]) -> SocrataError | None:
+    """Turns an HTTP failure somewhere in `err`'s chain into a SocrataError, else None."""
+    dataset = failed_dataset(err, datasets)
+    for cause in _causes(err):
+        if isinstance(cause, SocrataError):
+            return cause
         if isinstance(cause, SocrataBadPage):
             return SocrataError(f"dataset {dataset}: {cause}")
         if isinstance(cause, HTTPError) and cause.response is not None:

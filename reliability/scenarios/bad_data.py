@@ -91,9 +91,9 @@ def bad_data(ctx: Context) -> Outcome:
     trial = Trial(seed=ctx.trial_seed(0), fault="bad rows", target=f"{sum(map(len, planted.values()))} rows")
     with workspace("bad_data", keep=ctx.keep) as ws, SampleApi(dataset) as api:
         pipeline = ws.pipeline()
-        from pipelines.chicago import load_chicago
+        from pipelines.chicago import load_dataset
 
-        load_chicago(pipeline, credentials=ws.url, base_url=api.url, page_size=500,
+        load_dataset("crimes", pipeline, credentials=ws.url, base_url=api.url, page_size=500,
                      backoff_factor=0)
         from pipelines._common import row_paths
 

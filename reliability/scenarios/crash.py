@@ -116,7 +116,7 @@ def pending_packages(ws: Workspace) -> dict[str, list[str]]:
 
 
 def half_written_packages(ws: Workspace) -> list[str]:
-    folder = ws.pipelines_dir / "chicago" / "normalize"
+    folder = ws.pipelines_dir / "chicago_crimes" / "normalize"
     if not folder.is_dir():
         return []
     return sorted(f"{d.name}/{p.name}" for d in folder.iterdir()

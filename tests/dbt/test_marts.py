@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines._common import postgres_pipeline
+from pipelines.chicago import dataset_pipeline
 from pulse.sample_api import CrimesDataset, SampleApi
 from pulse.warehouse import PROJECT_ROOT
 from tests.conftest import query, run_dbt
@@ -22,7 +22,7 @@ SEEDS = PROJECT_ROOT / "dbt_project" / "seeds"
 def built(warehouse_db, dbt_manifest, tmp_path_factory):
     """Loads ROWS crimes and builds every model; yields (api, pipeline)."""
     query(warehouse_db, "drop schema if exists raw_chicago cascade")
-    pipeline = postgres_pipeline("chicago", pipelines_dir=tmp_path_factory.mktemp("dlt"))
+    pipeline = dataset_pipeline("crimes", pipelines_dir=tmp_path_factory.mktemp("dlt"))
     with SampleApi(CrimesDataset(ROWS, seed=42)) as api:
         load(api, pipeline, warehouse_db)
         build = run_dbt("build", "--full-refresh")

@@ -14,16 +14,16 @@ def defs(dbt_manifest) -> dg.Definitions:
 def test_definitions_load_without_errors(defs):
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("chicago_refresh")
-    assert defs.resolve_schedule_def("chicago_refresh_schedule").cron_schedule
+    assert defs.resolve_schedule_def("chicago_crimes_schedule").cron_schedule
 
 
 def test_every_dbt_source_is_a_dlt_asset(defs):
     from dagster_dbt import get_asset_keys_by_output_name_for_source
 
     from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.ingestion import chicago_raw_assets
+    from orchestration.defs.ingestion import CHICAGO_INGEST
 
-    dlt_keys = set(chicago_raw_assets.keys)
+    dlt_keys = set(CHICAGO_INGEST["crimes"].keys)
     source_keys = get_asset_keys_by_output_name_for_source([dbt_models], "chicago").values()
     assert {k.to_user_string() for k in source_keys} == {"raw_chicago/crimes",
                                                          "raw_chicago/crimes_rejects"}
@@ -34,7 +34,9 @@ def test_every_dbt_source_is_a_dlt_asset(defs):
     external = {key for key in graph.get_all_asset_keys() if not graph.get(key).is_materializable}
     for key in dbt_models.dependency_keys - set(dbt_models.keys):
         assert key in produced, f"dbt depends on {key.to_user_string()}, which no asset builds"
-    assert {k.to_user_string() for k in external} == {"api/chicago/crimes"}
+    from pipelines.chicago.settings import load_datasets
+
+    assert {k.to_user_string() for k in external} == {f"api/chicago/{name}" for name in load_datasets()}
 
 
 def test_lineage_from_api_to_marts(defs):

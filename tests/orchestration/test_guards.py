@@ -19,13 +19,13 @@ os.environ.setdefault("PULSE_INGEST_RETRY_DELAY", "0.5")
 def fresh_graph(fresh_raw, dbt_manifest, monkeypatch):
     """Raw starts empty (fresh_raw), and so does the assets' local dlt state."""
     from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.ingestion import chicago_raw_assets
+    from orchestration.defs.ingestion import CHICAGO_INGEST
     from pipelines._common import default_pipelines_dir
 
-    shutil.rmtree(default_pipelines_dir() / "chicago", ignore_errors=True)
+    shutil.rmtree(default_pipelines_dir() / "chicago_crimes", ignore_errors=True)
     monkeypatch.setenv("SOURCES__CHICAGO__MAX_ATTEMPTS", "2")  # dlt gives up fast...
     monkeypatch.setenv("SOURCES__CHICAGO__BACKOFF_FACTOR", "0")
-    return chicago_raw_assets, dbt_models
+    return CHICAGO_INGEST["crimes"], dbt_models
 
 
 def _events(result, event_type: dg.DagsterEventType) -> list:

@@ -10,7 +10,7 @@ ROWS = 5_000
 
 def test_materialize_every_asset(warehouse_db, dbt_manifest, monkeypatch):
     from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.ingestion import chicago_raw_assets
+    from orchestration.defs.ingestion import CHICAGO_INGEST
     from orchestration.defs.resources import resources
 
     for schema in ("raw_chicago", "staging", "enriched", "marts"):  # a warehouse from scratch
@@ -19,7 +19,7 @@ def test_materialize_every_asset(warehouse_db, dbt_manifest, monkeypatch):
         monkeypatch.setenv("SOURCES__CHICAGO__BASE_URL", api.url)
         with dg.instance_for_test() as instance:
             result = dg.materialize(
-                [chicago_raw_assets, dbt_models], resources=resources(), instance=instance
+                [CHICAGO_INGEST["crimes"], dbt_models], resources=resources(), instance=instance
             )
     assert result.success
 

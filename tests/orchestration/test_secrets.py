@@ -26,7 +26,7 @@ def _files_containing(root, needle: str) -> list[str]:
 
 def test_token_never_leaks(warehouse_db, dbt_manifest, monkeypatch, caplog, capfd, tmp_path):
     from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.ingestion import chicago_raw_assets
+    from orchestration.defs.ingestion import CHICAGO_INGEST
     from orchestration.defs.resources import resources
 
     caplog.set_level(logging.DEBUG)
@@ -37,7 +37,7 @@ def test_token_never_leaks(warehouse_db, dbt_manifest, monkeypatch, caplog, capf
         monkeypatch.setenv("SOURCES__CHICAGO__APP_TOKEN", TOKEN)
         monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
         with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-            result = dg.materialize([chicago_raw_assets, dbt_models], resources=resources(),
+            result = dg.materialize([CHICAGO_INGEST["crimes"], dbt_models], resources=resources(),
                                     instance=instance)
             assert result.success
             assert all(r.token_sent for r in api.data_requests())  # the token was used

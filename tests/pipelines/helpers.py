@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.chicago import load_chicago
+from pipelines.chicago import load_dataset
 from pipelines.chicago.settings import CRIMES_COLUMNS
 from pulse.sample_api import SampleApi
 from tests.conftest import query
@@ -16,7 +16,7 @@ COMPARED = [c for c in CRIMES_COLUMNS if c not in ("location", "socrata_id", "so
 def load(api: SampleApi, pipeline, conn, **source_args: Any):
     """One incremental run of the chicago source against `api`, into `conn`'s database."""
     source_args.setdefault("backoff_factor", 0)
-    return load_chicago(pipeline, credentials=conn.url(), base_url=api.url, **source_args)
+    return load_dataset("crimes", pipeline, credentials=conn.url(), base_url=api.url, **source_args)
 
 
 def fetched_rows(api: SampleApi) -> int:

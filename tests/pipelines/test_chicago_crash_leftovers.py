@@ -4,7 +4,7 @@ the load folder, half-deleted in the extract folder. The next run must not get s
 import shutil
 
 from pipelines._common import LOADER_FILE_FORMAT
-from pipelines.chicago import chicago_source
+from pipelines.chicago import dataset_source
 from pulse.sample_api import CrimesDataset, SampleApi
 from tests.pipelines.helpers import load, raw_rows, truth_rows
 
@@ -14,7 +14,7 @@ def test_a_half_deleted_extract_package_does_not_block_later_runs(fresh_raw, war
     with SampleApi(CrimesDataset(1_500, seed=31)) as api:
         load(api, fresh_raw, warehouse_db)
         api.dataset.apply_revision(new_rows=100, updated_rows=100)
-        fresh_raw.extract(chicago_source(base_url=api.url, backoff_factor=0),
+        fresh_raw.extract(dataset_source("crimes", base_url=api.url, backoff_factor=0),
                           loader_file_format=LOADER_FILE_FORMAT)
         extracted = fresh_raw._get_normalize_storage().extracted_packages
         (load_id,) = extracted.list_packages()

@@ -71,7 +71,7 @@ def test_rows_sharing_one_timestamp_skip_boundary_deduplication(fresh_raw, wareh
     with SampleApi(same_timestamp_dataset(50_000, seed=3)) as api:
         load(api, fresh_raw, warehouse_db)
         assert query(warehouse_db, "select count(*) from raw_chicago.crimes") == [(50_000,)]
-        state = fresh_raw.state["sources"]["chicago"]["resources"]["crimes"]["incremental"]
+        state = fresh_raw.state["sources"]["chicago_crimes"]["resources"]["crimes"]["incremental"]
         cursor = state["socrata_updated_at"]
         assert cursor["unique_hashes"] == []
         assert cursor["last_value"] == api.dataset.max_updated_at
