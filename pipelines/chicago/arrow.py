@@ -30,8 +30,8 @@ _SOURCE_NAMES = {column: name for name, column in SYSTEM_FIELDS.items()}
 # Columns PageToArrow adds to a page that holds rejected rows; SplitRejects removes them.
 REASON, RECORD = "_reject_reason", "_reject_record"
 
+# `<table>_rejects` also keeps the row's primary key (as text, NULL when it had none).
 REJECT_COLUMNS: TTableSchemaColumns = {
-    "id": {"data_type": "text", "nullable": True},
     "socrata_id": {"data_type": "text", "nullable": True},
     "socrata_updated_at": {"data_type": "timestamp", "nullable": True},
     "reject_reason": {"data_type": "text", "nullable": False},
@@ -97,7 +97,8 @@ class SplitRejects(ItemTransform[Any, Any]):
         self._custom_metrics.update(rows_loaded=0, rows_rejected=0, duplicate_keys_merged=0)
         self._hints = dlt.mark.make_hints(
             table_name=self.rejects_table, write_disposition="append", primary_key=[],
-            merge_key=[], columns=REJECT_COLUMNS,
+            merge_key=[], columns={primary_key: {"data_type": "text", "nullable": True},
+                                   **REJECT_COLUMNS},
         )
 
     def __call__(self, item: Any, meta: Any = None) -> Iterator[Any]:
@@ -110,7 +111,8 @@ class SplitRejects(ItemTransform[Any, Any]):
             clean = item.filter(ok).drop_columns([REASON, RECORD])
             rejects = item.filter(pc.invert(ok))
             self._custom_metrics["rows_rejected"] += rejects.num_rows
-            yield dlt.mark.with_hints(_reject_table(rejects), self._hints, create_table_variant=True)
+            yield dlt.mark.with_hints(_reject_table(rejects, self.primary_key), self._hints,
+                                      create_table_variant=True)
         # The same key twice in one page: the merge keeps the newest copy (dedup_sort).
         keys = clean[self.primary_key]
         self._custom_metrics["duplicate_keys_merged"] += len(keys) - pc.count_distinct(keys).as_py()
@@ -119,8 +121,8 @@ class SplitRejects(ItemTransform[Any, Any]):
             yield clean
 
 
-def _reject_table(rejects: pa.Table) -> pa.Table:
-    names = [n for n in ("id", "socrata_id", "socrata_updated_at") if n in rejects.column_names]
+def _reject_table(rejects: pa.Table, primary_key: str) -> pa.Table:
+    names = [n for n in (primary_key, "socrata_id", "socrata_updated_at") if n in rejects.column_names]
     return rejects.select([*names, REASON, RECORD]).rename_columns(
         [*names, "reject_reason", "record"])
 

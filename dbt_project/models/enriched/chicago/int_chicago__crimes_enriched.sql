@@ -10,6 +10,9 @@
     rows the portal stamped late (the overlap window re-reads them) and every
     row of a raw table that was reloaded from scratch.
 
+    A row is also rebuilt when its coordinates were geocoded after this table's
+    last build (a boundary layer changed), so its ZIP and area follow.
+
     Rejected rows (stg reject_reason) are left out. The pre-hook removes the
     older, valid version of a row that a new load made unusable, which the
     delete+insert alone would keep (it only deletes the keys it inserts).
@@ -31,12 +34,23 @@
 with
 
 crimes as (
-    select * from {{ ref('stg_chicago__crimes') }}
+    select * from {{ ref('stg_chicago__crimes') }} as staged
     where reject_reason is null
     {% if is_incremental() %}
-        and loaded_at > (
-            select coalesce(max(loaded_at), '-infinity'::timestamptz)
-            from {{ this }}
+        and (
+            loaded_at > (
+                select coalesce(max(loaded_at), '-infinity'::timestamptz)
+                from {{ this }}
+            )
+            or exists (
+                select 1 from {{ ref('stg_chicago__geocoded_points') }} as points
+                where points.latitude = staged.latitude
+                    and points.longitude = staged.longitude
+                    and points.geocoded_at > (
+                        select coalesce(max(geocoded_at), '-infinity'::timestamptz)
+                        from {{ this }}
+                    )
+            )
         )
     {% endif %}
 ),
@@ -69,6 +83,14 @@ enriched as (
         crimes.y_coordinate,
         crimes.latitude,
         crimes.longitude,
+        geo.zip_code,
+        geo.community_area_number,
+        coalesce(geo_areas.community_area_name, 'Unknown') as geo_community_area_name,
+        (crimes.latitude is not null and crimes.longitude is not null) as has_coordinates,
+        coalesce(
+            crimes.community_area_id <> geo.community_area_number, false
+        ) as community_area_mismatch,
+        geo.geocoded_at,
         crimes.primary_type,
         crimes.crime_description,
         coalesce(fbi_crime_codes.crime_category, 'other') as crime_category,
@@ -91,6 +113,11 @@ enriched as (
         on crimes.community_area_id = community_areas.community_area_id
     left join fbi_crime_codes
         on crimes.fbi_code = fbi_crime_codes.fbi_code
+    left join {{ ref('stg_chicago__geocoded_points') }} as geo
+        on crimes.latitude = geo.latitude
+        and crimes.longitude = geo.longitude
+    left join community_areas as geo_areas
+        on geo.community_area_number = geo_areas.community_area_id
 )
 
 select * from enriched

@@ -1,49 +1,51 @@
 {#
     Every row Pulse could not use, with the reason, for analysts: rows dlt set
-    aside at ingest (raw_chicago.crimes_rejects: no id, a null byte, a value
-    not of its column's type) and rows staging could not count (an id that is
-    not a number, an occurrence date that does not parse). A log: each
-    rejected version stays listed, so it is appended per load (loaded_at).
+    aside at ingest (raw_chicago.<table>_rejects: no key, a null byte, a value
+    not of its column's type) and rows staging could not count (a key that is
+    not a number, an event date that does not parse). A log: each rejected
+    version stays listed, so it is appended per load (loaded_at).
 #}
 {{ config(materialized='incremental') }}
 
-{% set ingest_rejects = load_relation(source('chicago', 'crimes_rejects')) %}
+{#- (dataset, staging model, its key, the raw key the rejects table keeps) -#}
+{% set datasets = [
+    ('crimes', 'stg_chicago__crimes', 'crime_id', 'id'),
+    ('service_requests', 'stg_chicago__service_requests', 'service_request_id', 'sr_number'),
+    ('traffic_crashes', 'stg_chicago__traffic_crashes', 'crash_id', 'crash_record_id'),
+    ('building_permits', 'stg_chicago__building_permits', 'permit_id', 'id'),
+    ('food_inspections', 'stg_chicago__food_inspections', 'inspection_id', 'inspection_id'),
+] %}
 
 with
 
-{% if ingest_rejects is not none %}
-ingest as (
-    select
-        'crimes' as dataset,
-        id as record_id,
-        'ingest' as stage,
-        reject_reason,
-        record,
-        socrata_updated_at as updated_at,
-        to_timestamp(_dlt_load_id::double precision) as loaded_at
-    from {{ ingest_rejects }}
-),
-{% endif %}
-
-staging as (
-    select
-        'crimes' as dataset,
-        crime_id::text as record_id,
-        'staging' as stage,
-        reject_reason,
-        null::text as record,
-        updated_at,
-        loaded_at
-    from {{ ref('stg_chicago__crimes') }}
-    where reject_reason is not null
-),
-
 rejected as (
-    {% if ingest_rejects is not none %}
-        select * from ingest
-        union all
-    {% endif %}
-    select * from staging
+    {% for dataset, staging, key, raw_key in datasets %}
+        {#- a rejects table appears with its dataset's first rejected row -#}
+        {% set ingest_rejects = load_relation(source('chicago', dataset ~ '_rejects')) %}
+        {% if ingest_rejects is not none %}
+            select
+                '{{ dataset }}' as dataset,
+                {{ adapter.quote(raw_key) }}::text as record_id,
+                'ingest' as stage,
+                reject_reason,
+                record,
+                socrata_updated_at as updated_at,
+                to_timestamp(_dlt_load_id::double precision) as loaded_at
+            from {{ ingest_rejects }}
+            union all
+        {% endif %}
+        select
+            '{{ dataset }}' as dataset,
+            {{ key }}::text as record_id,
+            'staging' as stage,
+            reject_reason,
+            null::text as record,
+            updated_at,
+            loaded_at
+        from {{ ref(staging) }}
+        where reject_reason is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 )
 
 select * from rejected

@@ -1,0 +1,29 @@
+{#
+    The ZIP code and community area of a row, from its coordinates: joins the
+    geocoded points (point-in-polygon, pipelines/geo) and the community area
+    names. `source_area` names the row's own community area column, when the
+    dataset has one, to flag rows where the portal and the polygon disagree.
+#}
+
+{% macro geo_joins(alias) %}
+    left join {{ ref('stg_chicago__geocoded_points') }} as geo
+        on {{ alias }}.latitude = geo.latitude
+        and {{ alias }}.longitude = geo.longitude
+    left join {{ ref('chicago_community_areas') }} as areas
+        on geo.community_area_number = areas.community_area_id
+{% endmacro %}
+
+{% macro geo_columns(alias, source_area=none) %}
+        geo.zip_code,
+        geo.community_area_number,
+        coalesce(areas.community_area_name, 'Unknown') as community_area_name,
+        areas.side,
+        ({{ alias }}.latitude is not null and {{ alias }}.longitude is not null)
+        as has_coordinates,
+        {%- if source_area %}
+        coalesce(
+            {{ alias }}.{{ source_area }} <> geo.community_area_number, false
+        ) as community_area_mismatch,
+        {%- endif %}
+        geo.geocoded_at
+{% endmacro %}

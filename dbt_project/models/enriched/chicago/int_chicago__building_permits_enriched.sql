@@ -1,0 +1,36 @@
+{# Building permits with their ZIP code and community area (from coordinates). #}
+
+with
+
+permits as (
+    select * from {{ ref('stg_chicago__building_permits') }}
+    where reject_reason is null
+),
+
+enriched as (
+    select
+        permits.permit_id,
+        permits.permit_number,
+        permits.permit_type,
+        permits.review_type,
+        permits.work_description,
+        permits.processing_days,
+        permits.total_fee,
+        permits.reported_cost,
+        permits.ward,
+        permits.latitude,
+        permits.longitude,
+        permits.source_community_area,
+        {{ geo_columns('permits', 'source_community_area') }},
+        permits.applied_at,
+        permits.issued_at,
+        date_trunc(
+            'month', permits.issued_at at time zone '{{ var("chicago_timezone") }}'
+        )::date as issued_month,
+        permits.updated_at,
+        permits.loaded_at
+    from permits
+    {{ geo_joins('permits') }}
+)
+
+select * from enriched

@@ -1,0 +1,40 @@
+{#
+    Food inspections with their ZIP code and community area (from
+    coordinates), and whether the establishment passed. 'Pass' and 'Pass w/
+    Conditions' pass; outcomes where nothing was inspected ('Out of Business',
+    'No Entry', 'Not Ready', ...) count neither way: is_passed is NULL.
+#}
+
+with
+
+inspections as (
+    select * from {{ ref('stg_chicago__food_inspections') }}
+    where reject_reason is null
+),
+
+enriched as (
+    select
+        inspections.inspection_id,
+        inspections.license_number,
+        inspections.business_name,
+        inspections.facility_type,
+        inspections.risk,
+        inspections.inspection_type,
+        inspections.result,
+        case
+            when inspections.result in ('Pass', 'Pass w/ Conditions') then true
+            when inspections.result = 'Fail' then false
+        end as is_passed,
+        inspections.latitude,
+        inspections.longitude,
+        inspections.source_zip_code,
+        {{ geo_columns('inspections') }},
+        inspections.inspection_date,
+        date_trunc('month', inspections.inspection_date)::date as inspection_month,
+        inspections.updated_at,
+        inspections.loaded_at
+    from inspections
+    {{ geo_joins('inspections') }}
+)
+
+select * from enriched

@@ -1,0 +1,48 @@
+{#
+    311 requests with their ZIP code and community area (from coordinates),
+    and how long each took to close. Rebuilt whole on each run: the geo join
+    must follow boundary changes, and a table rebuild is a few seconds.
+#}
+
+with
+
+requests as (
+    select * from {{ ref('stg_chicago__service_requests') }}
+    where reject_reason is null
+),
+
+enriched as (
+    select
+        requests.service_request_id,
+        requests.parent_service_request_id,
+        requests.request_type,
+        requests.request_code,
+        requests.owner_department,
+        requests.status,
+        requests.origin,
+        requests.is_duplicate,
+        requests.is_legacy,
+        requests.street_address,
+        requests.ward,
+        requests.police_district,
+        requests.latitude,
+        requests.longitude,
+        requests.source_community_area,
+        {{ geo_columns('requests', 'source_community_area') }},
+        requests.created_at,
+        date_trunc(
+            'month', requests.created_at at time zone '{{ var("chicago_timezone") }}'
+        )::date as created_month,
+        requests.closed_at,
+        case
+            when requests.closed_at >= requests.created_at
+                then extract(epoch from requests.closed_at - requests.created_at) / 3600.0
+        end as hours_to_close,
+        requests.last_modified_at,
+        requests.updated_at,
+        requests.loaded_at
+    from requests
+    {{ geo_joins('requests') }}
+)
+
+select * from enriched

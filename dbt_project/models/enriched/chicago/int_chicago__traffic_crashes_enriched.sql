@@ -1,0 +1,42 @@
+{# Crashes with their ZIP code and community area (the portal has no area field). #}
+
+with
+
+crashes as (
+    select * from {{ ref('stg_chicago__traffic_crashes') }}
+    where reject_reason is null
+),
+
+enriched as (
+    select
+        crashes.crash_id,
+        crashes.crash_type,
+        crashes.first_crash_type,
+        crashes.primary_cause,
+        crashes.weather_condition,
+        crashes.lighting_condition,
+        crashes.posted_speed_limit,
+        crashes.is_hit_and_run,
+        crashes.units_involved,
+        crashes.damage,
+        crashes.most_severe_injury,
+        coalesce(crashes.injuries_total, 0) as injuries_total,
+        coalesce(crashes.injuries_fatal, 0) as injuries_fatal,
+        coalesce(crashes.injuries_incapacitating, 0) as injuries_incapacitating,
+        coalesce(crashes.injuries_total, 0) > 0 as has_injuries,
+        coalesce(crashes.injuries_fatal, 0) > 0 as is_fatal,
+        crashes.beat,
+        crashes.latitude,
+        crashes.longitude,
+        {{ geo_columns('crashes') }},
+        crashes.crashed_at,
+        date_trunc(
+            'month', crashes.crashed_at at time zone '{{ var("chicago_timezone") }}'
+        )::date as crashed_month,
+        crashes.updated_at,
+        crashes.loaded_at
+    from crashes
+    {{ geo_joins('crashes') }}
+)
+
+select * from enriched

@@ -1,0 +1,24 @@
+{#
+    Records per dataset, month and ZIP code (from coordinates). Records with
+    no coordinates, or outside every ZIP polygon, are counted under a NULL
+    zip_code, with located = false, so totals still add up.
+#}
+
+with
+
+records as (
+    select * from {{ ref('int_chicago__located_records') }}
+),
+
+counted as (
+    select
+        dataset,
+        month,
+        zip_code,
+        zip_code is not null as is_located,
+        count(*) as record_count
+    from records
+    group by dataset, month, zip_code
+)
+
+select * from counted

@@ -1,0 +1,52 @@
+{#
+    Food inspections (4ijn-s7e5), one row per inspection. An inspection
+    without a numeric id or a parsable inspection_date is rejected.
+#}
+
+with
+
+source as (
+    select * from {{ source('chicago', 'food_inspections') }}
+),
+
+renamed as (
+    select
+        -- ids
+        {{ cast_or_null("nullif(trim(inspection_id), '')", 'bigint') }} as inspection_id,
+        nullif(trim(license_), '') as license_number,
+
+        -- establishment
+        nullif(trim(dba_name), '') as business_name,
+        nullif(trim(aka_name), '') as aka_name,
+        nullif(trim(facility_type), '') as facility_type,
+        nullif(trim(risk), '') as risk,
+
+        -- place
+        nullif(trim(address), '') as address,
+        nullif(trim(zip), '') as source_zip_code,
+        {{ cast_or_null('latitude', 'double precision') }} as latitude,
+        {{ cast_or_null('longitude', 'double precision') }} as longitude,
+
+        -- inspection
+        nullif(trim(inspection_type), '') as inspection_type,
+        nullif(trim(results), '') as result,
+        nullif(trim(violations), '') as violations,
+        {{ cast_or_null('inspection_date', 'timestamp') }}::date as inspection_date,
+
+        -- platform and load metadata
+        socrata_updated_at as updated_at,
+        to_timestamp(_dlt_load_id::double precision) as loaded_at,
+
+        case
+            when not coalesce({{ is_castable('inspection_id', 'bigint') }}, false)
+                then 'inspection_id ' || coalesce(quote_literal(left(inspection_id, 40)), 'missing')
+                || ' is not an integer'
+            when not coalesce({{ is_castable('inspection_date', 'timestamp') }}, false)
+                then 'inspection_date '
+                || coalesce(quote_literal(left(inspection_date, 40)), 'missing')
+                || ' is not a timestamp'
+        end as reject_reason
+    from source
+)
+
+select * from renamed
