@@ -1,0 +1,96 @@
+"""dbt source freshness as Dagster asset checks: a stale source is a failed check on its table.
+
+dbt knows each source's `loaded_at_field` and thresholds (the sources YAML); this runs
+`dbt source freshness` and reports each result on the raw table's asset: `warn` fails
+with WARN severity, `error` (or a table that is not there) with ERROR.
+"""
+
+import json
+from collections.abc import Iterator
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from pulse.dbt import export_dbt_env
+
+from .ingestion import raw_table_key
+from .project import dbt_project
+
+CHECK_NAME = "source_freshness"
+
+
+def _sources_with_freshness() -> dict[str, dict]:
+    """dbt unique_id -> source node, for the sources that declare thresholds."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return {
+        uid: node for uid, node in manifest["sources"].items()
+        if (node.get("freshness") or {}).get("warn_after", {}).get("count")
+        or (node.get("freshness") or {}).get("error_after", {}).get("count")
+    }
+
+
+def _key(node: dict) -> dg.AssetKey:
+    return raw_table_key(node["schema"], node["identifier"])
+
+
+def freshness_checks() -> dg.AssetChecksDefinition:
+    sources = _sources_with_freshness()
+    specs = [
+        dg.AssetCheckSpec(CHECK_NAME, asset=_key(node),
+                          description="dbt source freshness: the newest load against the "
+                          f"source's thresholds ({node['freshness']})")
+        for node in sources.values()
+    ]
+
+    @dg.multi_asset_check(specs=specs, name="dbt_source_freshness", can_subset=True)
+    def dbt_source_freshness(context: dg.AssetCheckExecutionContext,
+                             dbt: DbtCliResource) -> Iterator[dg.AssetCheckResult]:
+        selected = {key.asset_key for key in context.selected_asset_check_keys}
+        chosen = {uid: node for uid, node in sources.items() if _key(node) in selected}
+        export_dbt_env()  # as the transformer, which reads raw
+        select = [f"source:{node['source_name']}.{node['name']}" for node in chosen.values()]
+        invocation = dbt.cli(["source", "freshness", "--select", *select], raise_on_error=False)
+        invocation.wait()
+        results = {r["unique_id"]: r for r in _results(invocation.target_path)}
+        for uid, node in chosen.items():
+            yield _check_result(node, results.get(uid))
+
+    return dbt_source_freshness
+
+
+def _results(target_path) -> list[dict]:
+    path = target_path / "sources.json"
+    return json.loads(path.read_text()).get("results", []) if path.exists() else []
+
+
+def _check_result(node: dict, result: dict | None) -> dg.AssetCheckResult:
+    status = (result or {}).get("status", "runtime error")
+    metadata: dict = {"status": status}
+    if result and status != "runtime error":
+        metadata.update(max_loaded_at=result["max_loaded_at"], snapshotted_at=result["snapshotted_at"],
+                        age_hours=round(result["max_loaded_at_time_ago_in_s"] / 3600, 2))
+    elif result:
+        metadata["error"] = str(result.get("message") or result.get("error"))[:500]
+    return dg.AssetCheckResult(
+        asset_key=_key(node),
+        check_name=CHECK_NAME,
+        passed=status == "pass",
+        severity=dg.AssetCheckSeverity.WARN if status == "warn" else dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )
+
+
+source_freshness = freshness_checks()
+
+source_freshness_job = dg.define_asset_job(
+    "chicago_source_freshness",
+    selection=dg.AssetSelection.checks(source_freshness),
+    description="dbt source freshness of every raw table, as asset checks.",
+)
+
+source_freshness_schedule = dg.ScheduleDefinition(
+    job=source_freshness_job,
+    cron_schedule="5 * * * *",  # hourly, after the hourly loads
+    execution_timezone="America/Chicago",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
