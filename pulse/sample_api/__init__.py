@@ -1,11 +1,14 @@
-"""A local SODA 2.1 (Socrata) API serving deterministic synthetic Chicago crimes.
+"""A local SODA 2.1 (Socrata) API serving deterministic synthetic Chicago datasets.
 
-Pulse's demo and tests point the crimes dlt source at this server instead of
+Pulse's demo and tests point the chicago dlt source at this server instead of
 data.cityofchicago.org: same URL shape, SoQL subset, row JSON and error bodies.
+`RowDataset` is the engine (compact per-row state, rows rendered by a `RowModel`);
+`CrimesDataset` serves ijzp-q8t2.
 """
 
 from .crimes import CrimesDataset, RevisionResult, same_timestamp_dataset
 from .hostile import HOSTILE_STRINGS, NULL_BYTE_STRINGS, hostile_patch
+from .rows import RowDataset, RowModel
 from .server import DATASET_ID, FAULT_KINDS, Faults, RequestRecord, SampleApi, serve
 
 __all__ = [
@@ -17,6 +20,8 @@ __all__ = [
     "Faults",
     "RequestRecord",
     "RevisionResult",
+    "RowDataset",
+    "RowModel",
     "SampleApi",
     "hostile_patch",
     "same_timestamp_dataset",

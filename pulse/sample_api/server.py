@@ -1,8 +1,11 @@
-"""HTTP front end: SODA 2.1 `/resource/<id>.json` with scriptable faults.
+"""HTTP front end: SODA 2.1 `/resource/<id>.json|.geojson` and `/api/views/<id>.json`,
+with scriptable faults.
 
 `SampleApi` runs it on a background thread for tests; `serve` blocks for the
-CLI. The handler answers like data.cityofchicago.org (status codes, error
-bodies, headers) so client retry/backoff code is exercised for real.
+CLI. One server holds any number of datasets keyed by their Socrata id (one
+`CrimesDataset`, or `chicago_portal()`'s seven). The handler answers like
+data.cityofchicago.org (status codes, error bodies, headers) so client
+retry/backoff code is exercised for real.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import struct
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from .crimes import CrimesDataset
-from .soql import BOOLEAN, FIXED_TS, FLOATING_TS, INSTANT_LOCAL, NUMBER, SoqlError, parse_query
+from .soql import LOCATION, Query, Schema, SoqlError, parse_query
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,8 @@ _ERROR_STATUSES = (500, 502, 503)
 class Faults:
     """Failure knobs, mutable from tests while the server runs.
 
-    Each data request gets at most one fault, named by its kind (the name used
+    Each data request (`/resource/...` of any dataset) and each metadata request
+    (`/api/views/...`) gets at most one fault, named by its kind (the name used
     in `injected`, `kinds` and `RequestRecord.fault`):
 
     - rate_limit: 429 with `Retry-After: retry_after`.
@@ -179,41 +184,63 @@ class RequestRecord:
     fault: str | None  # the Faults kind that answered, if any
 
 
+class Dataset(Protocol):
+    """What the server needs of a dataset (`RowDataset`, `BoundaryDataset`)."""
+
+    @property
+    def dataset_id(self) -> str: ...
+
+    @property
+    def schema(self) -> Schema: ...
+
+    def query(self, q: Query) -> list[dict[str, Any]]: ...
+
+    def metadata(self) -> dict[str, Any]: ...
+
+    def __len__(self) -> int: ...
+
+
 @dataclass
 class _State:
-    dataset: CrimesDataset
+    datasets: Mapping[str, Dataset]
     faults: Faults
     required_token: str | None
     requests: list[RequestRecord] | deque[RequestRecord]
 
 
-def _soda_type(column: str) -> str:
-    if column.startswith(":"):
-        return "meta_data"
-    if column in BOOLEAN:
-        return "boolean"
-    if column in NUMBER:
-        return "number"
-    if column in FLOATING_TS or column in INSTANT_LOCAL:
-        return "floating_timestamp"
-    if column in FIXED_TS:
-        return "calendar_date"
-    return "location" if column == "location" else "text"
+def _by_id(datasets: Dataset | Mapping[str, Dataset] | None) -> dict[str, Dataset]:
+    """{dataset id: dataset}, from one dataset (served under its own id) or a mapping."""
+    if datasets is None:
+        datasets = CrimesDataset(1000)
+    if isinstance(datasets, Mapping):
+        if not datasets:
+            raise ValueError("SampleApi needs at least one dataset")
+        return dict(datasets)
+    return {datasets.dataset_id: datasets}
 
 
-def _geojson(rows: list[dict[str, Any]], select: tuple[str, ...]) -> dict[str, Any]:
-    """FeatureCollection shaped like the portal's (.geojson endpoint)."""
+def _geojson(rows: list[dict[str, Any]], select: tuple[str, ...], schema: Schema) -> dict[str, Any]:
+    """FeatureCollection shaped like the portal's (.geojson endpoint).
+
+    The geometry is the dataset's location, point or multipolygon column; an old-style
+    location is flattened into location_* properties, a GeoJSON one leaves them.
+    """
+    column = schema.geometry_column()
+    flattened = column is not None and schema.kind(column) == LOCATION
     features = []
     for row in rows:
-        loc = row.get("location")
-        props = {c: row.get(c) for c in select if c != "location"}
-        if "location" in select:
-            blank = "" if loc else None  # the portal flattens location into these
+        value = row.get(column) if column else None
+        props = {c: row.get(c) for c in select if c != column}
+        if flattened and column in select:
+            blank = "" if value else None  # the portal flattens location into these
             props.update(location_address=blank, location_city=blank, location_state=blank,
                          location_zip=blank)
-        geometry = ({"type": "Point",
-                     "coordinates": [float(loc["longitude"]), float(loc["latitude"])]}
-                    if loc else None)
+        if flattened:
+            geometry = ({"type": "Point",
+                         "coordinates": [float(value["longitude"]), float(value["latitude"])]}
+                        if value else None)
+        else:
+            geometry = value if isinstance(value, dict) else None
         features.append({"type": "Feature", "geometry": geometry, "properties": props})
     return {"type": "FeatureCollection", "features": features,
             "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}}
@@ -261,17 +288,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
     def _handle(self, path: str, params: dict[str, str], token: str | None) -> _Reply:
-        state, faults = self.state, self.state.faults
-        name, _, ext = path.removeprefix("/resource/").rpartition(".")
-        if not path.startswith("/resource/") or name != DATASET_ID or ext not in ("json", "geojson"):
+        state = self.state
+        endpoint, dataset_id, ext = _route(path)
+        dataset = state.datasets.get(dataset_id) if endpoint else None
+        if dataset is None:
             return _Reply.of_json(404, {"error": True, "message": "Not found"})
         if state.required_token is not None and token != state.required_token:
             return _Reply.of_json(403, {"code": "permission_denied", "error": True,
                                      "message": "Invalid app_token specified"})
-        kind, error_status = faults.pick() or (None, 0)
+        kind, error_status = state.faults.pick() or (None, 0)
+        faulted = self._fault(kind, error_status, dataset_id)
+        if faulted is not None:
+            return faulted
+        if endpoint == "views":
+            reply = _Reply.of_json(200, dataset.metadata(), fault=kind)
+        else:
+            reply = self._data(dataset, ext, params, kind)
+        if kind == "malformed" and reply.status == 200:
+            reply.body = reply.body[: max(1, len(reply.body) // 2)]
+        return reply
+
+    def _fault(self, kind: str | None, error_status: int, dataset_id: str) -> _Reply | None:
+        """The reply a fault answers with instead of the data, if it does (slow only waits)."""
         if kind == "rate_limit":
             return _Reply.of_json(429, {"error": True, "message": "Too many requests"},
-                                  headers={"Retry-After": str(faults.retry_after)}, fault=kind)
+                                  headers={"Retry-After": str(self.state.faults.retry_after)},
+                                  fault=kind)
         if kind == "server_error":  # gateways answer 5xx with HTML
             return _Reply(error_status, f"<html><body><h1>{error_status}</h1></body></html>"
                           .encode(), _HTML, fault=kind)
@@ -281,33 +323,47 @@ class _Handler(BaseHTTPRequestHandler):
             return _Reply(200, _MAINTENANCE_PAGE, _HTML, fault=kind)
         if kind == "bad_request":
             err = SoqlError("query.soql.no-such-column", "No such column: injected_fault",
-                            column="injected_fault", dataset=f"alpha.{DATASET_ID}")
+                            column="injected_fault", dataset=f"alpha.{dataset_id}")
             return _Reply.error(err, fault=kind)
         if kind == "empty_page":
             return _Reply(200, b"[]", _JSON, fault=kind)
         if kind == "slow":
-            time.sleep(faults.slow_seconds)
+            time.sleep(self.state.faults.slow_seconds)
+        return None
+
+    def _data(self, dataset: Dataset, ext: str, params: dict[str, str], kind: str | None) -> _Reply:
+        """One page of `dataset` as SODA JSON rows or a GeoJSON FeatureCollection."""
         try:
-            query = parse_query(params)
-            rows = state.dataset.query(query)
+            query = parse_query(params, dataset.schema)
+            rows = dataset.query(query)
         except SoqlError as err:
-            err.data.setdefault("dataset", f"alpha.{DATASET_ID}")
+            err.data.setdefault("dataset", f"alpha.{dataset.dataset_id}")
             return _Reply.error(err, fault=kind)
         select = ("count",) if query.count else query.select
         if ext == "geojson":
-            body = json.dumps(_geojson(rows, select)).encode()
+            body = json.dumps(_geojson(rows, select, dataset.schema)).encode()
             ctype = "application/vnd.geo+json;charset=utf-8"
         else:
             body, ctype = json.dumps(rows, separators=(",", ":")).encode(), _JSON
-        if kind == "malformed":
-            body = body[: max(1, len(body) // 2)]
         headers = {
             "X-SODA2-Fields": json.dumps(list(select)),
-            "X-SODA2-Types": json.dumps(["number" if query.count else _soda_type(c)
+            "X-SODA2-Types": json.dumps(["number" if query.count else dataset.schema.soda_type(c)
                                          for c in select]),
             "X-SODA2-Data-Out-Of-Date": "false",
         }
         return _Reply(200, body, ctype, headers, rows=len(rows), fault=kind)
+
+
+def _route(path: str) -> tuple[str | None, str, str]:
+    """(endpoint, dataset id, extension): "resource" or "views", or None for anything else."""
+    if path.startswith("/resource/"):
+        name, _, ext = path.removeprefix("/resource/").rpartition(".")
+        return ("resource" if ext in ("json", "geojson") else None), name, ext
+    if path.startswith("/api/views/"):
+        name = path.removeprefix("/api/views/")
+        name = name.removesuffix(".json")
+        return ("views" if "/" not in name else None), name, "json"
+    return None, "", ""
 
 
 @dataclass
@@ -340,22 +396,29 @@ class SampleApi:
     """A SODA server on a background thread; use as a context manager.
 
         with SampleApi(CrimesDataset(10_000, seed=1)) as api:
-            requests.get(f"{api.url}/resource/ijzp-q8t2.json", params={"$limit": 10})
+            requests.get(api.resource_url, params={"$limit": 10})
+
+        with SampleApi(chicago_portal(rows=2_000)) as api:
+            requests.get(api.url_of("v6vf-nfxy"), params={"$limit": 10})
+
+    `dataset` is one dataset (served under its own id) or {dataset id: dataset};
+    `self.dataset` is the crimes dataset when served, else the first one.
     """
 
     def __init__(
         self,
-        dataset: CrimesDataset | None = None,
+        dataset: Dataset | Mapping[str, Dataset] | None = None,
         *,
         faults: Faults | None = None,
         required_token: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.dataset = dataset if dataset is not None else CrimesDataset(1000)
+        self.datasets = _by_id(dataset)
+        self.dataset: Any = self.datasets.get(DATASET_ID) or next(iter(self.datasets.values()))
         self.faults = faults if faults is not None else Faults()
         self.requests: list[RequestRecord] = []
-        self._state = _State(self.dataset, self.faults, required_token, self.requests)
+        self._state = _State(self.datasets, self.faults, required_token, self.requests)
         self._host, self._port = host, port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -369,11 +432,26 @@ class SampleApi:
 
     @property
     def resource_url(self) -> str:
-        return f"{self.url}/resource/{DATASET_ID}.json"
+        """The rows endpoint of `self.dataset` (crimes: /resource/ijzp-q8t2.json)."""
+        return self.url_of(self.dataset.dataset_id)
 
-    def data_requests(self) -> list[RequestRecord]:
-        """Requests that reached the dataset endpoint (any status)."""
-        return [r for r in self.requests if r.path.startswith("/resource/")]
+    def url_of(self, dataset_id: str, ext: str = "json") -> str:
+        """`/resource/<id>.<ext>` of any served dataset (ext: json or geojson)."""
+        return f"{self.url}/resource/{dataset_id}.{ext}"
+
+    def views_url(self, dataset_id: str) -> str:
+        """The metadata endpoint `/api/views/<id>.json`."""
+        return f"{self.url}/api/views/{dataset_id}.json"
+
+    def data_requests(self, dataset_id: str | None = None) -> list[RequestRecord]:
+        """Requests that reached a `/resource/` endpoint (of `dataset_id`, if given; any status)."""
+        prefix = "/resource/" if dataset_id is None else f"/resource/{dataset_id}."
+        return [r for r in self.requests if r.path.startswith(prefix)]
+
+    def metadata_requests(self, dataset_id: str | None = None) -> list[RequestRecord]:
+        """Requests that reached `/api/views/` (of `dataset_id`, if given; any status)."""
+        return [r for r in self.requests if r.path.startswith("/api/views/") and (
+            dataset_id is None or r.path[11:].removesuffix(".json") == dataset_id)]
 
     def start(self) -> SampleApi:
         if self._server is None:
@@ -401,18 +479,19 @@ class SampleApi:
 def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
-    dataset: CrimesDataset | None = None,
+    dataset: Dataset | Mapping[str, Dataset] | None = None,
     faults: Faults | None = None,
     required_token: str | None = None,
 ) -> None:
-    """Serve until Ctrl-C (blocking)."""
-    dataset = dataset if dataset is not None else CrimesDataset(10_000)
+    """Serve until Ctrl-C (blocking); `dataset` as for `SampleApi` (default 10,000 crimes)."""
+    datasets = _by_id(dataset if dataset is not None else CrimesDataset(10_000))
     # A long-running server keeps only recent records.
-    state = _State(dataset, faults or Faults(), required_token, deque(maxlen=1000))
+    state = _State(datasets, faults or Faults(), required_token, deque(maxlen=1000))
     server = _make_server(host, port, state)
     bound_host, bound_port = server.server_address[:2]
-    log.info("Serving %d crimes at http://%s:%s/resource/%s.json", len(dataset), bound_host,
-             bound_port, DATASET_ID)
+    for dataset_id, served in datasets.items():
+        log.info("Serving %d rows of %s at http://%s:%s/resource/%s.json", len(served),
+                 served.metadata()["name"], bound_host, bound_port, dataset_id)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -3,28 +3,71 @@
 Only what an incremental loader needs is supported, but it is parsed strictly
 and rejected with the same error codes as Socrata so clients see real failures:
 `query.soql.no-such-column`, `query.soql.malformed`, `query.soql.type-mismatch`.
+Each dataset brings its `Schema` (its columns and how each compares), so one
+parser serves every dataset.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from .synth import COLUMNS
 from .times import CHICAGO, parse_floating, parse_instant
 
 SYSTEM_COLUMNS: tuple[str, ...] = (":id", ":created_at", ":updated_at")
-ALL_COLUMNS = frozenset(COLUMNS) | frozenset(SYSTEM_COLUMNS)
+T = TypeVar("T")
 
-# How literals are coerced per column, which decides how comparisons behave.
-FIXED_TS = frozenset({":created_at", ":updated_at"})  # absolute instants, zoneless = UTC
-INSTANT_LOCAL = frozenset({"updated_on"})  # floating, compared as the Chicago instant
-FLOATING_TS = frozenset({"date"})
-BOOLEAN = frozenset({"arrest", "domestic"})
-NUMBER = frozenset({"id", "ward", "community_area", "x_coordinate", "y_coordinate", "year",
-                    "latitude", "longitude"})
-UNCOMPARABLE = frozenset({"location"})
+# Column kinds: how literals are coerced, which decides how comparisons behave.
+TEXT = "text"
+NUMBER = "number"
+BOOLEAN = "boolean"
+FLOATING_TS = "floating_timestamp"  # wall-clock text, compared as written
+INSTANT_LOCAL = "instant_local"  # floating text of an instant, compared as the Chicago instant
+FIXED_TS = "fixed_timestamp"  # absolute instants (system fields), zoneless literals = UTC
+LOCATION = "location"  # {latitude, longitude, human_address}
+POINT = "point"  # GeoJSON Point
+MULTIPOLYGON = "multipolygon"  # GeoJSON MultiPolygon (boundary layers)
+KINDS = frozenset({TEXT, NUMBER, BOOLEAN, FLOATING_TS, INSTANT_LOCAL, FIXED_TS, LOCATION, POINT,
+                   MULTIPOLYGON})
+GEOMETRY = frozenset({LOCATION, POINT, MULTIPOLYGON})  # not comparable: no $where or $order
+# The X-SODA2-Types name of each kind.
+_SODA_TYPES = {TEXT: "text", NUMBER: "number", BOOLEAN: "boolean", FLOATING_TS: "floating_timestamp",
+               INSTANT_LOCAL: "floating_timestamp", FIXED_TS: "calendar_date", LOCATION: "location",
+               POINT: "point", MULTIPOLYGON: "multipolygon"}
+
+
+@dataclass(frozen=True, eq=False)
+class Schema:
+    """A dataset's columns as SoQL sees them: the `*` order and each column's kind.
+
+    Columns not in `kinds` are TEXT; the system fields are always there.
+    """
+
+    columns: tuple[str, ...]
+    kinds: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = {c: k for c, k in self.kinds.items() if k not in KINDS or c not in self.columns}
+        if unknown:
+            raise ValueError(f"Schema: unknown kinds or columns {unknown}; kinds are {sorted(KINDS)}")
+
+    def __contains__(self, column: object) -> bool:
+        return column in SYSTEM_COLUMNS or column in self.columns
+
+    def kind(self, column: str) -> str:
+        if column in (":created_at", ":updated_at"):
+            return FIXED_TS
+        return self.kinds.get(column, TEXT)
+
+    def soda_type(self, column: str) -> str:
+        """The column's X-SODA2-Types name."""
+        return "meta_data" if column.startswith(":") else _SODA_TYPES[self.kind(column)]
+
+    def geometry_column(self) -> str | None:
+        """The column a `.geojson` feature takes its geometry from, if any."""
+        return next((c for c in self.columns if self.kind(c) in GEOMETRY), None)
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 50_000
@@ -61,7 +104,7 @@ Expr = Cmp | And | Or
 
 @dataclass(frozen=True)
 class Query:
-    select: tuple[str, ...] = COLUMNS
+    select: tuple[str, ...] = ()
     count: bool = False  # `$select=count(*)`
     where: Expr | None = None
     order: tuple[tuple[str, bool], ...] = ()  # (column, descending)
@@ -73,35 +116,35 @@ def _no_such_column(name: str) -> SoqlError:
     return SoqlError("query.soql.no-such-column", f"No such column: {name}", column=name)
 
 
-def _column(name: str) -> str:
+def _column(name: str, schema: Schema) -> str:
     name = name.strip().strip("`")
-    if name not in ALL_COLUMNS:
+    if name not in schema:
         raise _no_such_column(name)
     return name
 
 
-def parse_select(text: str | None) -> tuple[tuple[str, ...], bool]:
+def parse_select(text: str | None, schema: Schema) -> tuple[tuple[str, ...], bool]:
     """Returns (columns, is_count)."""
     if text is None or not text.strip():
-        return COLUMNS, False
+        return schema.columns, False
     if re.fullmatch(r"\s*count\s*\(\s*\*\s*\)\s*", text, re.IGNORECASE):
         return (), True
     out: list[str] = []
     for item in text.split(","):
         item = item.strip()
         if item == "*":
-            out.extend(COLUMNS)
+            out.extend(schema.columns)
         elif item == ":*":
             out.extend(SYSTEM_COLUMNS)
         elif re.fullmatch(r"`?:?[A-Za-z_][A-Za-z0-9_@]*`?", item):
-            out.append(_column(item))
+            out.append(_column(item, schema))
         else:
             raise SoqlError("query.soql.malformed", f"Could not parse $select: {item!r}",
                             select=text)
     return tuple(dict.fromkeys(out)), False  # duplicates collapse, order kept
 
 
-def parse_order(text: str | None) -> tuple[tuple[str, bool], ...]:
+def parse_order(text: str | None, schema: Schema) -> tuple[tuple[str, bool], ...]:
     if text is None or not text.strip():
         return ()
     keys: list[tuple[str, bool]] = []
@@ -111,8 +154,8 @@ def parse_order(text: str | None) -> tuple[tuple[str, bool], ...]:
         if not m:
             raise SoqlError("query.soql.malformed", f"Could not parse $order: {item!r}",
                             order=text)
-        column = _column(m.group(1))
-        if column in UNCOMPARABLE:
+        column = _column(m.group(1), schema)
+        if schema.kind(column) in GEOMETRY:
             raise SoqlError("query.soql.type-mismatch", f"Cannot order by {column}",
                             column=column)
         keys.append((column, (m.group(2) or "asc").lower() == "desc"))
@@ -154,25 +197,26 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def coerce(column: str, kind: str, raw: str) -> Any:
-    """Turn a literal into the value space used to compare `column`."""
-    if kind == "str":
+def coerce(column: str, token: str, raw: str, schema: Schema) -> Any:
+    """Turn a literal (a `token` kind: str, num, ident or raw) into `column`'s comparison space."""
+    if token == "str":
         raw = raw[1:-1].replace("''", "'")
+    kind = schema.kind(column)
     try:
-        if column in FIXED_TS:
+        if kind == FIXED_TS:
             return parse_instant(raw)
-        if column in INSTANT_LOCAL:
+        if kind == INSTANT_LOCAL:
             return parse_instant(raw, floating_zone=CHICAGO)
-        if column in FLOATING_TS:
+        if kind == FLOATING_TS:
             return parse_floating(raw)
-        if column in BOOLEAN:
+        if kind == BOOLEAN:
             if raw.lower() not in ("true", "false"):
                 raise ValueError(raw)
             return raw.lower() == "true"
-        if column in NUMBER:
+        if kind == NUMBER:
             number = float(raw)
             return int(number) if number.is_integer() else number
-        if column in UNCOMPARABLE:
+        if kind in GEOMETRY:
             raise ValueError(raw)
         return raw
     except ValueError:
@@ -181,8 +225,8 @@ def coerce(column: str, kind: str, raw: str) -> Any:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text, self.toks, self.i = text, _tokens(text), 0
+    def __init__(self, text: str, schema: Schema) -> None:
+        self.text, self.toks, self.i, self.schema = text, _tokens(text), 0, schema
 
     def _peek(self) -> tuple[str, str] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -229,7 +273,7 @@ class _Parser:
         if tok[0] != "ident" or tok[1].lower() in ("and", "or"):
             raise self._fail(f"expected a column, got {tok[1]!r}")
         self.i += 1
-        column = _column(tok[1])
+        column = _column(tok[1], self.schema)
         op = self._peek()
         if not op or op[0] != "op":
             raise self._fail(f"expected a comparison after {column}")
@@ -240,37 +284,42 @@ class _Parser:
         if lit[0] == "ident" and lit[1].lower() not in ("true", "false"):
             raise self._fail(f"column-to-column comparison is not supported ({lit[1]})")
         self.i += 1
-        return Cmp(column, "!=" if op[1] == "<>" else op[1], coerce(column, lit[0], lit[1]))
+        return Cmp(column, "!=" if op[1] == "<>" else op[1],
+                   coerce(column, lit[0], lit[1], self.schema))
 
 
-def parse_where(text: str | None) -> Expr | None:
+def parse_where(text: str | None, schema: Schema) -> Expr | None:
     if text is None or not text.strip():
         return None
-    return _Parser(text).parse()
+    return _Parser(text, schema).parse()
 
 
-def simple_filters(params: dict[str, str]) -> list[Expr]:
+def simple_filters(params: dict[str, str], schema: Schema) -> list[Expr]:
     """SODA's `?column=value` equality filters."""
-    return [Cmp(_column(k), "=", coerce(_column(k), "raw", v))
+    return [Cmp(_column(k, schema), "=", coerce(_column(k, schema), "raw", v, schema))
             for k, v in params.items() if not k.startswith("$")]
 
 
-def parse_query(params: dict[str, str]) -> Query:
-    """Build a Query from the (single-valued) query-string parameters."""
+def parse_query(params: dict[str, str], schema: Schema | None = None) -> Query:
+    """Build a Query on `schema` (default: the crimes dataset's) from the query-string parameters."""
+    if schema is None:  # callers from before datasets had schemas mean crimes
+        from .crimes import CRIMES
+
+        schema = CRIMES.schema
     known = {"$select", "$where", "$order", "$limit", "$offset", "$$app_token"}
     unknown = [k for k in params if k.startswith("$") and k not in known]
     if unknown:
         raise SoqlError("query.soql.malformed", f"Unsupported parameter {unknown[0]}",
                         parameter=unknown[0])
-    select, count = parse_select(params.get("$select"))
-    clauses = [e for e in [parse_where(params.get("$where"))] if e is not None]
-    clauses += simple_filters({k: v for k, v in params.items() if k not in known})
+    select, count = parse_select(params.get("$select"), schema)
+    clauses = [e for e in [parse_where(params.get("$where"), schema)] if e is not None]
+    clauses += simple_filters({k: v for k, v in params.items() if k not in known}, schema)
     where = None if not clauses else clauses[0] if len(clauses) == 1 else And(tuple(clauses))
     return Query(
         select=select,
         count=count,
         where=where,
-        order=parse_order(params.get("$order")),
+        order=parse_order(params.get("$order"), schema),
         limit=parse_int("$limit", params.get("$limit"), DEFAULT_LIMIT, MAX_LIMIT),
         offset=parse_int("$offset", params.get("$offset"), 0),
     )
@@ -294,3 +343,23 @@ def compare(op: str, left: Any, right: Any) -> bool:
         return bool(left <= right)
     except TypeError:
         return False
+
+
+def matches(expr: Expr, value: Callable[[str], Any]) -> bool:
+    """Whether a row satisfies `expr`; `value(column)` gives its cell in coerce's value space."""
+    if isinstance(expr, Cmp):
+        return compare(expr.op, value(expr.column), expr.value)
+    if isinstance(expr, And):
+        return all(matches(e, value) for e in expr.parts)
+    return any(matches(e, value) for e in expr.parts)
+
+
+def in_order(items: list[T], order: tuple[tuple[str, bool], ...],
+              value: Callable[[T, str], Any]) -> list[T]:
+    """`items` in `$order`, nulls last like Postgres ASC (stable, least significant key first)."""
+    for column, desc in reversed(order):
+        present = [i for i in items if value(i, column) is not None]
+        missing = [i for i in items if value(i, column) is None]
+        present.sort(key=lambda i, c=column: value(i, c), reverse=desc)
+        items = present + missing
+    return items
