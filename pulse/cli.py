@@ -156,6 +156,26 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return run_dbt("docs", "serve", "--host", "127.0.0.1", "--port", str(args.port), "--no-browser")
 
 
+def cmd_reports(args: argparse.Namespace) -> int:
+    """`pulse reports`: every rpt_ mart as CSV, Parquet and JSON, read as the analyst."""
+    from orchestration.defs.project import prepare_dbt
+    from pulse.reports import ReportError, export_all, reports_dir
+
+    export_dbt_env()  # prepare_dbt may run `dbt parse`, which reads the PG* variables
+    out_dir = Path(args.out).resolve() if args.out else reports_dir()
+    step(f"exporting the report marts to {out_dir}")
+    try:
+        written, failed = export_all(prepare_dbt(), out_dir)
+    except ReportError as err:  # no manifest
+        written, failed = [], [err]
+    for report in written:
+        print(f"{report.name}: {report.row_count:,} rows")
+    for err in failed:
+        print(f"error: {err}", file=sys.stderr)
+    print(f"index: {out_dir / 'index.html'}")
+    return 1 if failed else 0
+
+
 # --- Dagster ---------------------------------------------------------------------------------
 
 
@@ -220,6 +240,11 @@ def parser() -> argparse.ArgumentParser:
     docs.add_argument("--port", type=int, default=8080)
     docs.add_argument("--no-serve", action="store_true", help="only generate")
     docs.set_defaults(func=cmd_docs)
+
+    reports = sub.add_parser("reports", help="every report mart as CSV, Parquet and JSON, "
+                             "with an index.html (read as the analyst)")
+    reports.add_argument("--out", help="the folder (default: PULSE_REPORTS_DIR, else reports/)")
+    reports.set_defaults(func=cmd_reports)
 
     demo = sub.add_parser("demo", help="everything end to end against the local API")
     demo.add_argument("--rows", type=int, default=int(os.environ.get("PULSE_DEMO_ROWS", 50_000)))

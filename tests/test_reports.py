@@ -1,0 +1,329 @@
+"""Report exports: the CSV, Parquet and JSON files round-trip to the rows in Postgres.
+
+A mart-like table with awkward values (NULLs, empty strings, unicode, quotes, commas
+and newlines, numerics of mixed scales, NaN, huge integers, dates, timestamps with a
+time zone, booleans, json, arrays) is exported as the analyst role and each file read
+back with an ordinary reader.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+import struct
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from decimal import Decimal
+from multiprocessing import get_context
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from pulse import roles, warehouse
+from pulse.reports import (
+    FORMATS,
+    ReportError,
+    export_all,
+    export_report,
+    read_reports,
+    report_models_in,
+    write_index,
+)
+from tests.conftest import query
+
+TABLE = "rpt_test__awkward"
+
+# column -> (Postgres type, how the test reads its CSV text back)
+COLUMNS = {
+    "row_id": ("integer", int),
+    "label": ("text", str),
+    "note": ("text", str),
+    "amount": ("numeric", Decimal),  # mixed scales, all JSON-safe: JSON numbers
+    "price": ("numeric(12,2)", Decimal),
+    "measure": ("numeric", Decimal),  # NaN and 30 digits: strings in JSON and Parquet
+    "ratio": ("double precision", float),
+    "small": ("real", float),
+    "big": ("bigint", int),  # one value above 2^53: the column is strings in JSON
+    "count": ("bigint", int),
+    "is_flag": ("boolean", {"true": True, "false": False}.__getitem__),
+    "day": ("date", dt.date.fromisoformat),
+    "happened_at": ("timestamp with time zone", dt.datetime.fromisoformat),
+    "local_at": ("timestamp without time zone", dt.datetime.fromisoformat),
+    "payload": ("jsonb", str),  # read as Postgres prints it
+    "tags": ("text[]", str),
+}
+AS_TEXT = {"payload", "tags"}
+
+ROWS = [
+    (1, "plain", "", "1.50", "10.00", "0.5", 0.1, 0.1, 9007199254740993, 7, True, "2024-02-29",
+     "2024-03-10 01:59:59.999999-06", "2024-01-01 00:00:00", '{"a": [1, "x"]}', '{a,"b c"}'),
+    (2, 'Quote " and, comma\nnewline\r\nCRLF ;\t', None, "-0.0001", "-3.10", "NaN", 1e-07, -0.25,
+     -42, 0, False, "0001-01-01", "1970-01-01 00:00:00+00", "2024-07-04 12:30:00.5", "null",
+     "{}"),
+    (3, "Zoë — 北京 — 🚀 — עברית — ' \\ \\N NULL", "null", "123456789.123456", "0.00",
+     "123456789012345678901234567890.5", -1.5e300, 3.5, 2**63 - 1, -(2**53 - 1), True,
+     "9999-12-31", "2024-10-27 23:00:00+05:30", "2000-02-29 23:59:59.999999",
+     '{"k": "v \\" quoted"}', '{NULL,""}'),
+    (4, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def awkward(warehouse_db):
+    """marts.rpt_test__awkward as the admin, readable by the analyst as dbt's grants do."""
+    warehouse.connection(role="analyst")  # roles and the marts schema exist
+    columns = ", ".join(f"{name} {type_}" for name, (type_, _) in COLUMNS.items())
+    query(warehouse_db, f"drop table if exists marts.{TABLE}")
+    query(warehouse_db, f"create table marts.{TABLE} ({columns})")
+    placeholders = ", ".join(["%s"] * len(COLUMNS))
+    for row in ROWS:
+        query(warehouse_db, f"insert into marts.{TABLE} values ({placeholders})", row)
+    query(warehouse_db, f"comment on table marts.{TABLE} is 'One row per awkward case.'")
+    query(warehouse_db, f"comment on column marts.{TABLE}.label is 'Text that needs quoting.'")
+    if roles.roles_enabled():
+        query(warehouse_db, f"grant select on marts.{TABLE} to pulse_analyst")
+    yield TABLE
+    query(warehouse_db, f"drop table if exists marts.{TABLE}")
+
+
+def postgres_rows(conn) -> list[dict]:
+    select = ", ".join(f"{c}::text as {c}" if c in AS_TEXT else c for c in COLUMNS)
+    rows = query(conn, f"set timezone to 'UTC'; select {select} from marts.{TABLE} order by row_id")
+    return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+
+
+def same(a, b) -> bool:
+    """Equal, and for numerics equal in representation too (1.50 is not 1.5; NaN is NaN)."""
+    if isinstance(a, Decimal) and isinstance(b, Decimal):
+        return a.compare_total(b) == 0
+    return type(a) is type(b) and a == b or (a is None and b is None)
+
+
+def float32(value: float) -> float:
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+def test_export_round_trips_csv_parquet_json(warehouse_db, awkward, tmp_path):
+    report = export_report("marts", awkward, tmp_path)
+    expected = postgres_rows(warehouse_db)
+
+    assert report.row_count == len(ROWS)
+    if roles.roles_enabled():
+        assert report.read_as == "pulse_analyst"
+    assert [c.name for c in report.columns] == list(COLUMNS)
+    assert [c.type for c in report.columns][:6] == ["integer", "text", "text", "numeric",
+                                                   "numeric(12,2)", "numeric"]
+    assert report.description == "One row per awkward case."
+    assert dict((c.name, c.description) for c in report.columns)["label"] == "Text that needs quoting."
+    # nothing but the files and the lock: no temporary file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*(f"{TABLE}.{fmt}" for fmt in FORMATS), f"{TABLE}.meta.json", ".lock"])
+
+    # CSV: NULL is an empty unquoted field (and nothing else: "NaN" is a number), '' is "";
+    # pyarrow keeps the two apart. Every value parses back exactly.
+    table = pacsv.read_csv(report.path("csv"), convert_options=pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in COLUMNS}, null_values=[""],
+        strings_can_be_null=True, quoted_strings_can_be_null=False),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True))
+    from_csv = [{c: None if v is None else COLUMNS[c][1](v) for c, v in row.items()}
+                for row in table.to_pylist()]
+    assert len(from_csv) == len(expected)
+    for got, want in zip(from_csv, expected, strict=True):
+        for column in COLUMNS:
+            assert same(got[column], want[column]), (column, got[column], want[column])
+    # and the standard library's reader sees the same text fields, newlines and all
+    with open(report.path("csv"), newline="", encoding="utf-8") as f:
+        stdlib = list(csv.DictReader(f))
+    assert [r["label"] for r in stdlib] == [r["label"] or "" for r in expected]
+
+    # Parquet: typed; decimals at the column's scale (equal numbers), NaN column as text.
+    parquet = pq.read_table(report.path("parquet"))
+    assert parquet.schema.field("amount").type == pa.decimal128(15, 6)
+    assert parquet.schema.field("price").type == pa.decimal128(12, 2)
+    assert parquet.schema.field("measure").type == pa.string()
+    assert parquet.schema.field("happened_at").type == pa.timestamp("us", tz="UTC")
+    assert parquet.schema.field("small").type == pa.float32()
+    assert parquet.schema.field("label").metadata[b"description"] == b"Text that needs quoting."
+    for got, want in zip(parquet.to_pylist(), expected, strict=True):
+        for column in COLUMNS:
+            value, wanted = got[column], want[column]
+            if wanted is None:
+                assert value is None, column
+            elif column == "measure":
+                assert value == format(wanted, "f")
+            elif column == "small":
+                assert value == float32(wanted)
+            else:
+                assert value == wanted and type(value) is type(wanted), (column, value, wanted)
+
+    # JSON: an array of objects; numbers exact (Decimal parse), dates ISO 8601 strings.
+    text = report.path("json").read_text(encoding="utf-8")
+    from_json = json.loads(text, parse_float=Decimal)
+    assert [type(r) for r in from_json] == [dict] * len(ROWS)
+    for got, want in zip(from_json, expected, strict=True):
+        assert list(got) == list(COLUMNS)
+        for column in COLUMNS:
+            value, wanted = got[column], want[column]
+            if wanted is None:
+                assert value is None, column
+            elif column in ("big", "measure"):  # not every value fits a double: strings
+                assert value == (str(wanted) if column == "big" else format(wanted, "f"))
+            elif column in ("amount", "price"):
+                assert same(value, wanted), (column, value, wanted)
+            elif column in ("ratio", "small"):
+                assert float(value) == wanted
+            elif column in ("day", "happened_at", "local_at"):
+                assert COLUMNS[column][1](value) == wanted
+            else:
+                assert same(value, wanted), (column, value, wanted)
+    # a double-based reader (JavaScript's, Python's default) gets the numbers exactly too
+    plain = json.loads(text)
+    assert [Decimal(repr(r["amount"])) for r in plain[:3]] == [Decimal("1.5"), Decimal("-0.0001"),
+                                                               Decimal("123456789.123456")]
+    assert plain[2]["count"] == -(2**53 - 1)
+    assert plain[0]["happened_at"] == "2024-03-10T07:59:59.999999+00:00"
+
+
+def test_index_lists_each_report(warehouse_db, awkward, tmp_path):
+    export_report("marts", awkward, tmp_path)
+    export_report("marts", awkward, tmp_path, name="second_copy", description="Second <copy>")
+    index = write_index(tmp_path)
+
+    page = index.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "<script" not in page
+    for name in (TABLE, "second_copy"):
+        section = re.search(rf'<section id="{name}">(.*?)</section>', page, re.S).group(1)
+        assert f'<span class="rows">{len(ROWS)} rows</span>' in section
+        for fmt in FORMATS:
+            assert f'href="{name}.{fmt}"' in section
+        for column, (type_, _) in COLUMNS.items():
+            assert f"<tr><td><code>{column}</code></td><td><code>{type_}</code></td>" in section
+        assert "Text that needs quoting." in section
+        assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+\+00:00">', section)
+    assert "Second &lt;copy&gt;" in page  # escaped
+    assert [r.name for r in read_reports(tmp_path)] == ["rpt_test__awkward", "second_copy"]
+
+
+def test_empty_mart(warehouse_db, awkward, tmp_path):
+    query(warehouse_db, "drop table if exists marts.rpt_test__empty")
+    query(warehouse_db, "create table marts.rpt_test__empty (day date, total numeric)")
+    report = export_report("marts", "rpt_test__empty", tmp_path, conn=warehouse_db)
+    assert report.row_count == 0
+    assert report.path("csv").read_text() == '"day","total"\n'
+    assert json.loads(report.path("json").read_text()) == []
+    assert pq.read_table(report.path("parquet")).column_names == ["day", "total"]
+    query(warehouse_db, "drop table marts.rpt_test__empty")
+
+
+def test_the_analyst_reads_only_the_marts(warehouse_db, awkward, tmp_path):
+    if not roles.roles_enabled():
+        pytest.skip("PULSE_ROLES=off: there is no analyst role")
+    query(warehouse_db, "create table if not exists enriched.rpt_test__hidden as select 1 as one")
+    try:
+        with pytest.raises(ReportError, match="permission denied for schema enriched"):
+            export_report("enriched", "rpt_test__hidden", tmp_path)
+    finally:
+        query(warehouse_db, "drop table enriched.rpt_test__hidden")
+    with pytest.raises(ReportError, match="no such table"):
+        export_report("marts", "rpt_test__missing", tmp_path)
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+
+
+def test_roles_off_reads_as_the_admin(warehouse_db, awkward, tmp_path, monkeypatch):
+    monkeypatch.setenv("PULSE_ROLES", "off")
+    report = export_report("marts", awkward, tmp_path)
+    assert report.read_as == warehouse_db.user
+
+
+def test_a_failed_export_keeps_the_last_files(warehouse_db, awkward, tmp_path):
+    first = export_report("marts", awkward, tmp_path, name="kept")
+    before = {fmt: first.path(fmt).read_bytes() for fmt in FORMATS}
+    with pytest.raises(ReportError):
+        export_report("marts", "rpt_test__missing", tmp_path, name="kept")
+    assert {fmt: first.path(fmt).read_bytes() for fmt in FORMATS} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_older_read_never_replaces_a_newer_export(warehouse_db, awkward, tmp_path):
+    first = export_report("marts", awkward, tmp_path)
+    meta = tmp_path / f"{TABLE}.meta.json"
+    data = json.loads(meta.read_text())
+    data["refreshed_at"] = "2999-01-01T00:00:00+00:00"  # as if a later run had finished first
+    meta.write_text(json.dumps(data))
+    csv_before = first.path("csv").read_bytes()
+    kept = export_report("marts", awkward, tmp_path)
+    assert kept.refreshed_at == "2999-01-01T00:00:00+00:00"
+    assert first.path("csv").read_bytes() == csv_before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def _export_in_child(out_dir: str, name: str) -> int:
+    report = export_report("marts", TABLE, Path(out_dir), name=name)
+    write_index(Path(out_dir))
+    return report.row_count
+
+
+def test_exports_in_parallel_processes_all_reach_the_index(warehouse_db, awkward, tmp_path):
+    names = [f"parallel_{i}" for i in range(6)]
+    with ProcessPoolExecutor(3, mp_context=get_context("spawn")) as pool:
+        counts = list(pool.map(_export_in_child, [str(tmp_path)] * len(names), names))
+    assert counts == [len(ROWS)] * len(names)
+    page = (tmp_path / "index.html").read_text()
+    assert all(f'<section id="{name}">' in page for name in names)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_report_models_are_the_rpt_marts():
+    def node(name, folder, **extra):
+        return {"resource_type": "model", "name": name, "fqn": ["pulse", folder, "x", name],
+                "schema": folder, "alias": name, "description": f"{name} ", "columns": {
+                    "a": {"name": "a", "description": "the a"}}, "config": extra}
+
+    manifest = {"nodes": {
+        "model.pulse.rpt_b": node("rpt_b", "marts"),
+        "model.pulse.rpt_a": node("rpt_a", "marts"),
+        "model.pulse.dim_c": node("dim_c", "marts"),
+        "model.pulse.rpt_staged": node("rpt_staged", "staging"),
+        "model.pulse.rpt_eph": node("rpt_eph", "marts", materialized="ephemeral"),
+        "seed.pulse.rpt_seed": {**node("rpt_seed", "marts"), "resource_type": "seed"},
+    }}
+    models = report_models_in(manifest)
+    assert [m.name for m in models] == ["rpt_a", "rpt_b"]
+    assert models[0].description == "rpt_a" and models[0].column_descriptions == {"a": "the a"}
+
+
+def test_export_all_tries_every_report_mart(warehouse_db, awkward, tmp_path):
+    manifest = tmp_path / "manifest.json"
+    node = {"resource_type": "model", "schema": "marts", "description": "From the manifest.",
+            "columns": {"label": {"description": "Described in dbt."}}}
+    manifest.write_text(json.dumps({"nodes": {
+        f"model.pulse.{TABLE}": {**node, "name": TABLE, "fqn": ["pulse", "marts", "t", TABLE]},
+        "model.pulse.rpt_test__unbuilt": {**node, "name": "rpt_test__unbuilt",
+                                          "fqn": ["pulse", "marts", "t", "rpt_test__unbuilt"]},
+    }}))
+    written, failed = export_all(manifest, tmp_path / "out")
+    assert [r.name for r in written] == [TABLE]
+    assert written[0].description == "From the manifest."  # the manifest's docs win
+    assert {c.name: c.description for c in written[0].columns}["label"] == "Described in dbt."
+    assert len(failed) == 1 and "rpt_test__unbuilt" in str(failed[0])
+    assert f'<section id="{TABLE}">' in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_pulse_reports_command(warehouse_db, dbt_manifest, tmp_path):
+    """`pulse reports` tries every rpt_ mart of the project; those not built are errors."""
+    from pulse.reports import report_models
+
+    run = subprocess.run([sys.executable, "-m", "pulse.cli", "reports", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    models = report_models(dbt_manifest)
+    assert models
+    for model in models:
+        assert model.name in run.stdout + run.stderr
+    assert run.returncode == (1 if "error:" in run.stderr else 0), run.stderr
+    assert (tmp_path / "index.html").exists()
