@@ -22,11 +22,13 @@ def test_suite_runs_end_to_end_at_tiny_scale(warehouse_db, dbt_manifest, tmp_pat
     figures = result["figures"]
     for key in ("ceiling", "backfill", "dbt_full", "refresh_ingest", "dbt_incremental",
                 "noop_ingest", "noop_dbt", "defs_load", "materialize_small", "compare_pulse",
-                "compare_untuned"):
+                "compare_untuned", "geocode"):
         assert figures[key]["seconds"]["median"] > 0, key
         assert figures[key]["peak_rss_mb"] > 0, key
     assert figures["backfill"]["rows"] == figures["ceiling"]["rows"] == 4000
     assert figures["compare_untuned"]["rows"] == figures["compare_pulse"]["rows"] == 2000
+    assert figures["geocode"]["rows"] == 4000  # --geocode-points defaults to --rows
+    assert result["targets"]["geocode 1M points < 60 s"] is not None
     # one 1% revision: 20 new + 20 updated rows, plus the rows the overlap window re-reads
     # (the last batch stamped within 60 s before the cursor); never the whole table
     refreshed = figures["refresh_ingest"]["rows"]
