@@ -2,8 +2,9 @@
 
 import argparse
 import logging
+import sys
 
-from pipelines.geo import geocode, point_tables
+from pipelines.geo import BoundariesMissingError, geocode, point_tables
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
@@ -15,3 +16,5 @@ if __name__ == "__main__":
         print(geocode(tables=args.tables or None))
     except ValueError as err:
         parser.error(str(err))
+    except BoundariesMissingError as err:
+        sys.exit(f"geocode: {err}")
