@@ -131,6 +131,16 @@ def cmd_load(args: argparse.Namespace) -> int:
         return 1
     for name, info in infos.items():
         print(f"{name}: {info}")
+    # The enriched models join every point to its ZIP code and area: locate the new ones.
+    from pipelines.geo import BoundariesMissingError, geocode
+
+    try:
+        stats = geocode(warehouse.url(role="loader"))
+    except BoundariesMissingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    step(f"geocoded {stats.points_geocoded:,} new coordinate pairs "
+         f"({stats.outside_boundaries:,} outside the boundaries) in {stats.seconds:.1f}s")
     return 0
 
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import psycopg
-import yaml
 from psycopg import sql
 
+from pipelines.chicago.settings import load_datasets
 from pipelines.geo.boundaries import Boundaries
 from pulse import warehouse
 
@@ -31,7 +30,6 @@ OUTPUT_TABLE = "geocoded_points"
 COMMUNITY_AREAS_TABLE = "community_areas"
 ZIP_CODES_TABLE = "zip_codes"
 # Read as YAML, not through pipelines.chicago: the geocoder needs only the column names.
-DATASETS_FILE = Path(__file__).resolve().parents[1] / "chicago" / "datasets.yml"
 # Only text shaped like a coordinate is cast: 'abc', '', 'NaN' or '1e999' would fail the
 # cast (or the run); they are skipped like nulls. Three integer digits cover ±180.
 COORDINATE_PATTERN = r"^[+-]?[0-9]{1,3}(\.[0-9]+)?$"
@@ -66,9 +64,8 @@ class GeocodeStats:
 
 
 def point_tables() -> dict[str, tuple[str, str]]:
-    """{table: (latitude column, longitude column)} of each dataset in datasets.yml with coordinates."""
-    datasets = yaml.safe_load(DATASETS_FILE.read_text())
-    return {name: tuple(spec["coordinates"]) for name, spec in datasets.items() if spec.get("coordinates")}
+    """{table: (latitude column, longitude column)} of each declared dataset with coordinates."""
+    return {name: d.coordinates for name, d in load_datasets().items() if d.coordinates}
 
 
 def geocode(target: str | warehouse.Connection | psycopg.Connection | None = None,
@@ -83,7 +80,7 @@ def geocode(target: str | warehouse.Connection | psycopg.Connection | None = Non
     columns = point_tables()
     unknown = sorted(set(tables or ()) - set(columns))
     if unknown:
-        raise ValueError(f"no coordinates declared for {unknown} in {DATASETS_FILE}; "
+        raise ValueError(f"no coordinates declared for {unknown} in the Chicago datasets.yml; "
                          f"datasets with coordinates: {sorted(columns)}")
     wanted = {name: columns[name] for name in (tables if tables is not None else columns)}
     if isinstance(target, psycopg.Connection):
