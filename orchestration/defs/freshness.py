@@ -49,7 +49,8 @@ def freshness_checks() -> dg.AssetChecksDefinition:
         chosen = {uid: node for uid, node in sources.items() if _key(node) in selected}
         export_dbt_env()  # as the transformer, which reads raw
         select = [f"source:{node['source_name']}.{node['name']}" for node in chosen.values()]
-        invocation = dbt.cli(["source", "freshness", "--select", *select], raise_on_error=False)
+        invocation = dbt.cli(["source", "freshness", "--select", " ".join(select)],
+                             raise_on_error=False)
         invocation.wait()
         results = {r["unique_id"]: r for r in _results(invocation.target_path)}
         for uid, node in chosen.items():
