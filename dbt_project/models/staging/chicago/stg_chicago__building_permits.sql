@@ -14,7 +14,7 @@ renamed as (
     select
         -- ids
         {{ cast_or_null("nullif(trim(id), '')", 'bigint') }} as permit_id,
-        nullif(trim(permit_), '') as permit_number,
+        nullif(trim(permitx), '') as permit_number,  -- the portal's permit_ (dlt drops a trailing _)
 
         -- what
         nullif(trim(permit_type), '') as permit_type,

@@ -13,7 +13,7 @@ renamed as (
     select
         -- ids
         {{ cast_or_null("nullif(trim(inspection_id), '')", 'bigint') }} as inspection_id,
-        nullif(trim(license_), '') as license_number,
+        nullif(trim(licensex), '') as license_number,  -- the portal's license_
 
         -- establishment
         nullif(trim(dba_name), '') as business_name,
