@@ -138,17 +138,18 @@ def _more(key: bytes) -> Iterator[float]:
 
 
 class RowRandom:
-    """Uniform draws in [0, 1) from BLAKE2b digests of (seed, id, version).
+    """Uniform draws in [0, 1) from BLAKE2b digests of (stream, seed, id, version).
 
     Seeding `random.Random` costs ~4 us per row, which dominated rendering a
     50k-row page; one digest yields 21 draws (more blocks on demand) and is
-    stable across processes and Python versions.
+    stable across processes and Python versions. `stream` keeps datasets (and
+    independent aspects of one row) from drawing the same numbers; crimes use "".
     """
 
     __slots__ = ("random",)
 
-    def __init__(self, seed: int, row_id: int, version: int) -> None:
-        key = f"{seed}:{row_id}:{version}".encode()
+    def __init__(self, seed: int, row_id: int, version: int, stream: str = "") -> None:
+        key = f"{stream}{seed}:{row_id}:{version}".encode()
         self.random: Callable[[], float] = chain(_draws(key, 0), _more(key)).__next__
 
 
