@@ -47,8 +47,8 @@ crimes as (
                 where points.latitude = staged.latitude
                     and points.longitude = staged.longitude
                     and points.geocoded_at > (
-                        select coalesce(max(geocoded_at), '-infinity'::timestamptz)
-                        from {{ this }}
+                        select coalesce(max(built.geocoded_at), '-infinity'::timestamptz)
+                        from {{ this }} as built
                     )
             )
         )
