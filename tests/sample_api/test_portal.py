@@ -197,3 +197,18 @@ def test_cli_options():
         main(["--tables", "crimes,nope"])
     with pytest.raises(SystemExit):
         main(["--table-rows", "crimes"])
+
+
+def test_fixed_rows_of_any_model_are_served_as_given():
+    source = chicago_portal(rows=60, seed=8, tables=["service_requests"])[IDS["service_requests"]]
+    rows = list(source.truth())
+    copy = RowDataset.of_rows(source.model, rows)
+
+    def without_sid(served):
+        return sorted(({k: v for k, v in r.items() if k != ":id"} for r in served),
+                      key=lambda r: r["sr_number"])
+
+    assert without_sid(copy.truth()) == without_sid(rows)
+    revision = copy.apply_revision(new_rows=2, updated_rows=3)
+    assert set(revision.updated_ids) <= {r["sr_number"] for r in rows}
+    assert len(copy) == 62
