@@ -56,7 +56,8 @@ def served(portal: dict, name: str):
 
 @pytest.mark.parametrize("name", ROW_DATASETS)
 def test_full_then_revision_load_equal_the_truth(name, warehouse_db, tmp_path):
-    query(warehouse_db, f"drop table if exists raw_chicago.{name}")
+    # the whole schema: dlt's stored schema would still list a table dropped alone
+    query(warehouse_db, "drop schema if exists raw_chicago cascade")
     portal = chicago_portal(rows=800, seed=23)
     dataset = served(portal, name)
     pipeline = dataset_pipeline(name, tmp_path / "dlt")
@@ -75,7 +76,7 @@ def test_full_then_revision_load_equal_the_truth(name, warehouse_db, tmp_path):
 
 @pytest.mark.parametrize("name", BOUNDARIES)
 def test_boundaries_replace_only_when_the_portal_says_they_changed(name, warehouse_db, tmp_path):
-    query(warehouse_db, f"drop table if exists raw_chicago.{name}")
+    query(warehouse_db, "drop schema if exists raw_chicago cascade")
     portal = chicago_portal(rows=10, seed=23)
     layer = served(portal, name)
     key = DATASETS[name].primary_key

@@ -11,7 +11,9 @@
     row of a raw table that was reloaded from scratch.
 
     A row is also rebuilt when its coordinates were geocoded after this table's
-    last build (a boundary layer changed), so its ZIP and area follow.
+    last build (a boundary layer changed), so its ZIP and area follow. The
+    second pre-hook gives a table built before geocoding existed an empty
+    geocoded_at: every located row is then rebuilt once, with its ZIP and area.
 
     Rejected rows (stg reject_reason) are left out. The pre-hook removes the
     older, valid version of a row that a new load made unusable, which the
@@ -23,7 +25,10 @@
         unique_key='crime_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__crimes'), 'crime_id') }}",
+        pre_hook=[
+            "{{ drop_newly_rejected(ref('stg_chicago__crimes'), 'crime_id') }}",
+            "alter table if exists {{ this }} add column if not exists geocoded_at timestamptz",
+        ],
         indexes=[
             {'columns': ['crime_id'], 'unique': true},
             {'columns': ['loaded_at']},
