@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.chicago import dataset_pipeline
-from pulse.sample_api import CrimesDataset, SampleApi
+from pipelines.chicago import dataset_pipeline, load_chicago
+from pipelines.geo import geocode
+from pulse import warehouse
+from pulse.sample_api import SampleApi, chicago_portal
 from pulse.warehouse import PROJECT_ROOT
 from tests.conftest import query, run_dbt
 from tests.pipelines.helpers import load
@@ -18,13 +20,25 @@ ROWS = 20_000
 SEEDS = PROJECT_ROOT / "dbt_project" / "seeds"
 
 
+def api_tables() -> list[str]:
+    from pipelines.chicago.settings import load_datasets
+
+    return list(load_datasets())
+
+
 @pytest.fixture(scope="module")
 def built(warehouse_db, dbt_manifest, tmp_path_factory):
-    """Loads ROWS crimes and builds every model; yields (api, pipeline)."""
+    """Loads ROWS crimes (and a little of every other dataset) and builds every model;
+    yields (api, the crimes pipeline)."""
     query(warehouse_db, "drop schema if exists raw_chicago cascade")
-    pipeline = dataset_pipeline("crimes", pipelines_dir=tmp_path_factory.mktemp("dlt"))
-    with SampleApi(CrimesDataset(ROWS, seed=42)) as api:
+    dlt_dir = tmp_path_factory.mktemp("dlt")
+    pipeline = dataset_pipeline("crimes", pipelines_dir=dlt_dir)
+    with SampleApi(chicago_portal(rows={"crimes": ROWS}, seed=42)) as api:
         load(api, pipeline, warehouse_db)
+        others = [name for name in api_tables() if name != "crimes"]
+        load_chicago(others, credentials=warehouse_db.url(), pipelines_dir=dlt_dir,
+                     base_url=api.url, backoff_factor=0)
+        geocode(warehouse.url(role="loader"))
         build = run_dbt("build", "--full-refresh")
         assert build.returncode == 0, build.stdout[-4000:]
         yield api, pipeline
@@ -158,7 +172,7 @@ def test_docs_generate_and_source_freshness(built):
     docs = run_dbt("docs", "generate")
     assert docs.returncode == 0, docs.stdout[-3000:]
     assert (PROJECT_ROOT / "target" / "catalog.json").exists()
-    freshness = run_dbt("source", "freshness")
+    freshness = run_dbt("source", "freshness", "--select", "source:chicago.crimes")
     # the load just happened: the source is fresh
     assert freshness.returncode == 0, freshness.stdout[-3000:]
     assert "PASS freshness of chicago.crimes" in freshness.stdout

@@ -7,7 +7,7 @@ import shutil
 import dagster as dg
 import pytest
 
-from pulse.sample_api import CrimesDataset, SampleApi
+from pulse.sample_api import CrimesDataset, SampleApi, chicago_portal
 from tests.conftest import query
 
 ROWS = 2_000
@@ -22,7 +22,8 @@ def fresh_graph(fresh_raw, dbt_manifest, monkeypatch):
     from orchestration.defs.ingestion import CHICAGO_INGEST
     from pipelines._common import default_pipelines_dir
 
-    shutil.rmtree(default_pipelines_dir() / "chicago_crimes", ignore_errors=True)
+    for name in CHICAGO_INGEST:
+        shutil.rmtree(default_pipelines_dir() / f"chicago_{name}", ignore_errors=True)
     monkeypatch.setenv("SOURCES__CHICAGO__MAX_ATTEMPTS", "2")  # dlt gives up fast...
     monkeypatch.setenv("SOURCES__CHICAGO__BACKOFF_FACTOR", "0")
     return CHICAGO_INGEST["crimes"], dbt_models
@@ -70,14 +71,16 @@ MARTS = ("marts.rpt_chicago__crimes_monthly_by_area", "marts.rpt_chicago__crimes
 
 
 def test_failing_error_test_keeps_the_marts_as_they_were(fresh_graph, warehouse_db, monkeypatch):
+    from orchestration.defs.geo import geocoded_points
+    from orchestration.defs.ingestion import CHICAGO_INGEST
     from orchestration.defs.resources import resources
 
-    ingest, dbt_models = fresh_graph
-    with SampleApi(CrimesDataset(ROWS, seed=22)) as api:
+    _, dbt_models = fresh_graph
+    graph = [*CHICAGO_INGEST.values(), geocoded_points, dbt_models]
+    with SampleApi(chicago_portal(rows=ROWS, seed=22)) as api:
         monkeypatch.setenv("SOURCES__CHICAGO__BASE_URL", api.url)
         with dg.instance_for_test() as instance:
-            assert dg.materialize([ingest, dbt_models], resources=resources(),
-                                  instance=instance).success
+            assert dg.materialize(graph, resources=resources(), instance=instance).success
             before = {m: query(warehouse_db, f"select * from {m} order by 1, 2") for m in MARTS}
 
             # Someone writes raw by hand: a second copy of a crime, in a newer "load".
@@ -92,7 +95,7 @@ def test_failing_error_test_keeps_the_marts_as_they_were(fresh_graph, warehouse_
             # dbt alone, with the tests on its raw sources (as the refresh job runs them)
             raw = dg.AssetKey(["raw_chicago", "crimes"])
             result = dg.materialize(
-                [ingest, dbt_models], resources=resources(), instance=instance,
+                graph, resources=resources(), instance=instance,
                 selection=dg.AssetSelection.assets(*dbt_models.keys)
                 | dg.AssetSelection.checks_for_assets(raw),
                 raise_on_error=False,

@@ -1,26 +1,24 @@
-"""Dagster runs the whole graph for real: API -> dlt -> raw -> dbt, with checks and row counts."""
+"""Dagster runs the whole graph for real: API -> dlt -> raw -> geocode -> dbt -> reports,
+with checks and row counts."""
 
 import dagster as dg
 
-from pulse.sample_api import CrimesDataset, SampleApi
+from pulse.sample_api import SampleApi, chicago_portal
 from tests.conftest import query
 
 ROWS = 5_000
 
 
-def test_materialize_every_asset(warehouse_db, dbt_manifest, monkeypatch):
-    from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.ingestion import CHICAGO_INGEST
-    from orchestration.defs.resources import resources
+def test_materialize_every_asset(warehouse_db, dbt_manifest, monkeypatch, tmp_path):
+    from orchestration.definitions import defs
 
     for schema in ("raw_chicago", "staging", "enriched", "marts"):  # a warehouse from scratch
         query(warehouse_db, f"drop schema if exists {schema} cascade")
-    with SampleApi(CrimesDataset(ROWS, seed=5)) as api:
+    monkeypatch.setenv("PULSE_REPORTS_DIR", str(tmp_path / "reports"))
+    with SampleApi(chicago_portal(rows={"crimes": ROWS}, seed=5)) as api:
         monkeypatch.setenv("SOURCES__CHICAGO__BASE_URL", api.url)
         with dg.instance_for_test() as instance:
-            result = dg.materialize(
-                [CHICAGO_INGEST["crimes"], dbt_models], resources=resources(), instance=instance
-            )
+            result = defs.resolve_job_def("chicago_refresh").execute_in_process(instance=instance)
     assert result.success
 
     materialized = {m.asset_key.to_user_string(): m for m in result.get_asset_materialization_events()}
@@ -34,3 +32,10 @@ def test_materialize_every_asset(warehouse_db, dbt_manifest, monkeypatch):
     assert len(checks) >= 10
     assert all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
     assert query(warehouse_db, "select count(*) from enriched.int_chicago__crimes_enriched") == [(ROWS,)]
+    # every report mart was delivered, and the index lists them all
+    reports = {k for k in materialized if k.startswith("reports/")}
+    marts = {k.removeprefix("marts/") for k in materialized if k.startswith("marts/rpt_")}
+    assert {r.removeprefix("reports/") for r in reports} == marts
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert all(mart in index for mart in marts)
+    assert "raw_chicago/geocoded_points" in materialized

@@ -8,7 +8,7 @@ import dagster as dg
 from dlt.common.versioned_state import decompress_state
 
 from pipelines._common import default_pipelines_dir
-from pulse.sample_api import CrimesDataset, SampleApi
+from pulse.sample_api import SampleApi, chicago_portal
 from pulse.warehouse import PROJECT_ROOT
 from tests.conftest import query
 
@@ -25,22 +25,21 @@ def _files_containing(root, needle: str) -> list[str]:
 
 
 def test_token_never_leaks(warehouse_db, dbt_manifest, monkeypatch, caplog, capfd, tmp_path):
-    from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.ingestion import CHICAGO_INGEST
-    from orchestration.defs.resources import resources
+    from orchestration.definitions import defs
 
     caplog.set_level(logging.DEBUG)
     for schema in ("raw_chicago", "staging", "enriched", "marts"):
         query(warehouse_db, f"drop schema if exists {schema} cascade")
-    with SampleApi(CrimesDataset(2_000, seed=13), required_token=TOKEN) as api:
+    monkeypatch.setenv("PULSE_REPORTS_DIR", str(tmp_path / "reports"))
+    portal = chicago_portal(rows=500, seed=13)
+    with SampleApi(portal, required_token=TOKEN) as api:
         monkeypatch.setenv("SOURCES__CHICAGO__BASE_URL", api.url)
         monkeypatch.setenv("SOURCES__CHICAGO__APP_TOKEN", TOKEN)
         monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
         with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-            result = dg.materialize([CHICAGO_INGEST["crimes"], dbt_models], resources=resources(),
-                                    instance=instance)
+            result = defs.resolve_job_def("chicago_refresh").execute_in_process(instance=instance)
             assert result.success
-            assert all(r.token_sent for r in api.data_requests())  # the token was used
+            assert all(r.token_sent for r in api.requests)  # the token was used
             events = instance.all_logs(result.run_id)
             assert events and not [e for e in events if TOKEN in str(e)]
 
