@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import dlt
+from dlt.sources.helpers.requests import Client
 from dlt.sources.rest_api import rest_api_resources
 
-from pipelines.chicago import client_config, crimes_config
-from pipelines.chicago.settings import SYSTEM_FIELDS
+from pipelines.chicago import client_config, rows_config
+from pipelines.chicago.settings import SYSTEM_FIELDS, load_datasets
 
 
 def _rename(row: dict[str, Any]) -> dict[str, Any]:
@@ -24,13 +25,17 @@ def _rename(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def untuned_resources(base_url: str) -> list:
-    crimes = crimes_config(page_size=50_000, overlap_seconds=0, initial_value="2001-01-01T00:00:00Z")
+    crimes = rows_config(load_datasets()["crimes"], page_size=50_000, overlap_seconds=0,
+                         initial_value="2001-01-01T00:00:00Z")
+    # dlt's defaults: a closed range with boundary de-duplication, no lag, no conversion
     crimes["endpoint"]["incremental"] = {
         "cursor_path": "socrata_updated_at",
         "initial_value": "2001-01-01T00:00:00.000Z",
     }
     crimes["processing_steps"] = [{"map": _rename}]
-    client = client_config(base_url, None, 60, 5, 1.0)
+    http = Client(request_timeout=60, request_max_attempts=5, request_backoff_factor=1.0,
+                  raise_for_status=False)
+    client = client_config(base_url.rstrip("/") + "/", None, http)
     return rest_api_resources({"client": client, "resources": [crimes]})
 
 
