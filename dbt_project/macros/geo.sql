@@ -27,3 +27,27 @@
         {%- endif %}
         geo.geocoded_at
 {% endmacro %}
+
+{#
+    The incremental filter of an enriched model fed by a staging model: rows of
+    dlt loads this table has not seen, and rows whose coordinates were geocoded
+    after its last build (a boundary layer changed), so their ZIP and area follow.
+#}
+{% macro new_or_relocated(alias) %}
+    {% if is_incremental() %}
+        and (
+            {{ alias }}.loaded_at > (
+                select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }}
+            )
+            or exists (
+                select 1 from {{ ref('stg_chicago__geocoded_points') }} as points
+                where points.latitude = {{ alias }}.latitude
+                    and points.longitude = {{ alias }}.longitude
+                    and points.geocoded_at > (
+                        select coalesce(max(built.geocoded_at), '-infinity'::timestamptz)
+                        from {{ this }} as built
+                    )
+            )
+        )
+    {% endif %}
+{% endmacro %}

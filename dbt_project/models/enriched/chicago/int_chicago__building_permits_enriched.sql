@@ -1,10 +1,25 @@
 {# Building permits with their ZIP code and community area (from coordinates). #}
 
+{{
+    config(
+        materialized='incremental',
+        unique_key='permit_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__building_permits'), 'permit_id') }}",
+        indexes=[
+            {'columns': ['permit_id'], 'unique': true},
+            {'columns': ['loaded_at']},
+        ],
+    )
+}}
+
 with
 
 permits as (
-    select * from {{ ref('stg_chicago__building_permits') }}
+    select * from {{ ref('stg_chicago__building_permits') }} as staged
     where reject_reason is null
+    {{ new_or_relocated('staged') }}
 ),
 
 enriched as (

@@ -41,23 +41,7 @@ with
 crimes as (
     select * from {{ ref('stg_chicago__crimes') }} as staged
     where reject_reason is null
-    {% if is_incremental() %}
-        and (
-            loaded_at > (
-                select coalesce(max(loaded_at), '-infinity'::timestamptz)
-                from {{ this }}
-            )
-            or exists (
-                select 1 from {{ ref('stg_chicago__geocoded_points') }} as points
-                where points.latitude = staged.latitude
-                    and points.longitude = staged.longitude
-                    and points.geocoded_at > (
-                        select coalesce(max(built.geocoded_at), '-infinity'::timestamptz)
-                        from {{ this }} as built
-                    )
-            )
-        )
-    {% endif %}
+    {{ new_or_relocated('staged') }}
 ),
 
 community_areas as (

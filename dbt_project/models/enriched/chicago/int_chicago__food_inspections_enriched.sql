@@ -5,11 +5,26 @@
     'No Entry', 'Not Ready', ...) count neither way: is_passed is NULL.
 #}
 
+{{
+    config(
+        materialized='incremental',
+        unique_key='inspection_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__food_inspections'), 'inspection_id') }}",
+        indexes=[
+            {'columns': ['inspection_id'], 'unique': true},
+            {'columns': ['loaded_at']},
+        ],
+    )
+}}
+
 with
 
 inspections as (
-    select * from {{ ref('stg_chicago__food_inspections') }}
+    select * from {{ ref('stg_chicago__food_inspections') }} as staged
     where reject_reason is null
+    {{ new_or_relocated('staged') }}
 ),
 
 enriched as (

@@ -1,14 +1,29 @@
 {#
     311 requests with their ZIP code and community area (from coordinates),
-    and how long each took to close. Rebuilt whole on each run: the geo join
-    must follow boundary changes, and a table rebuild is a few seconds.
+    and how long each took to close. Incremental like the crimes: new loads, and rows whose
+    coordinates were geocoded again (new_or_relocated in macros/geo.sql).
 #}
+
+{{
+    config(
+        materialized='incremental',
+        unique_key='service_request_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__service_requests'), 'service_request_id') }}",
+        indexes=[
+            {'columns': ['service_request_id'], 'unique': true},
+            {'columns': ['loaded_at']},
+        ],
+    )
+}}
 
 with
 
 requests as (
-    select * from {{ ref('stg_chicago__service_requests') }}
+    select * from {{ ref('stg_chicago__service_requests') }} as staged
     where reject_reason is null
+    {{ new_or_relocated('staged') }}
 ),
 
 enriched as (

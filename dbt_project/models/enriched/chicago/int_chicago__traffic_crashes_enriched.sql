@@ -1,10 +1,25 @@
 {# Crashes with their ZIP code and community area (the portal has no area field). #}
 
+{{
+    config(
+        materialized='incremental',
+        unique_key='crash_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__traffic_crashes'), 'crash_id') }}",
+        indexes=[
+            {'columns': ['crash_id'], 'unique': true},
+            {'columns': ['loaded_at']},
+        ],
+    )
+}}
+
 with
 
 crashes as (
-    select * from {{ ref('stg_chicago__traffic_crashes') }}
+    select * from {{ ref('stg_chicago__traffic_crashes') }} as staged
     where reject_reason is null
+    {{ new_or_relocated('staged') }}
 ),
 
 enriched as (
