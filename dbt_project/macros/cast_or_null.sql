@@ -35,3 +35,16 @@
 {% macro cast_or_null(column, type) -%}
     case when {{ is_castable(column, type) }} then ({{ column }})::{{ type }} end
 {%- endmacro %}
+
+{#
+    One `when` of a staging model's reject_reason case: the row cannot be counted
+    when `column` (a key or the event date) does not parse as `type`.
+    reject_unless_castable('"date"', 'timestamp') -> "date '2024-13-01' is not a timestamp"
+#}
+{% macro reject_unless_castable(column, type) -%}
+    {%- set noun = {'bigint': 'an integer', 'integer': 'an integer', 'timestamp': 'a timestamp'}[type] -%}
+    when not coalesce({{ is_castable(column, type) }}, false)
+        then '{{ column | replace('"', '') }} '
+        || coalesce(quote_literal(left({{ column }}, 40)), 'missing')
+        || ' is not {{ noun }}'
+{%- endmacro %}

@@ -44,12 +44,8 @@ renamed as (
         to_timestamp(_dlt_load_id::double precision) as loaded_at,
 
         case
-            when not coalesce({{ is_castable('id', 'bigint') }}, false)
-                then 'id ' || coalesce(quote_literal(left(id, 40)), 'missing')
-                || ' is not an integer'
-            when not coalesce({{ is_castable('issue_date', 'timestamp') }}, false)
-                then 'issue_date ' || coalesce(quote_literal(left(issue_date, 40)), 'missing')
-                || ' is not a timestamp'
+            {{ reject_unless_castable('id', 'bigint') }}
+            {{ reject_unless_castable('issue_date', 'timestamp') }}
         end as reject_reason
     from source
 )

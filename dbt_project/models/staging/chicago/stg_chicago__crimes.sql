@@ -56,12 +56,8 @@ renamed as (
 
         -- why the row cannot be counted downstream; NULL when it can
         case
-            when not coalesce({{ is_castable('id', 'bigint') }}, false)
-                then 'id ' || coalesce(quote_literal(left(id, 40)), 'missing')
-                || ' is not an integer'
-            when not coalesce({{ is_castable('"date"', 'timestamp') }}, false)
-                then 'date ' || coalesce(quote_literal(left("date", 40)), 'missing')
-                || ' is not a timestamp'
+            {{ reject_unless_castable('id', 'bigint') }}
+            {{ reject_unless_castable('"date"', 'timestamp') }}
         end as reject_reason
     from source
 )

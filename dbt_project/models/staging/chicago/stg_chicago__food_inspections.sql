@@ -38,13 +38,8 @@ renamed as (
         to_timestamp(_dlt_load_id::double precision) as loaded_at,
 
         case
-            when not coalesce({{ is_castable('inspection_id', 'bigint') }}, false)
-                then 'inspection_id ' || coalesce(quote_literal(left(inspection_id, 40)), 'missing')
-                || ' is not an integer'
-            when not coalesce({{ is_castable('inspection_date', 'timestamp') }}, false)
-                then 'inspection_date '
-                || coalesce(quote_literal(left(inspection_date, 40)), 'missing')
-                || ' is not a timestamp'
+            {{ reject_unless_castable('inspection_id', 'bigint') }}
+            {{ reject_unless_castable('inspection_date', 'timestamp') }}
         end as reject_reason
     from source
 )

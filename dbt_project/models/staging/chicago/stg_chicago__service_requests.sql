@@ -49,9 +49,7 @@ renamed as (
         to_timestamp(_dlt_load_id::double precision) as loaded_at,
 
         case
-            when not coalesce({{ is_castable('created_date', 'timestamp') }}, false)
-                then 'created_date ' || coalesce(quote_literal(left(created_date, 40)), 'missing')
-                || ' is not a timestamp'
+            {{ reject_unless_castable('created_date', 'timestamp') }}
         end as reject_reason
     from source
 )

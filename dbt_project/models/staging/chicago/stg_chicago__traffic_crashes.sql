@@ -55,9 +55,7 @@ renamed as (
         to_timestamp(_dlt_load_id::double precision) as loaded_at,
 
         case
-            when not coalesce({{ is_castable('crash_date', 'timestamp') }}, false)
-                then 'crash_date ' || coalesce(quote_literal(left(crash_date, 40)), 'missing')
-                || ' is not a timestamp'
+            {{ reject_unless_castable('crash_date', 'timestamp') }}
         end as reject_reason
     from source
 )
