@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import synth
+from .models.geo import Placement, place
 from .rows import RevisionResult, RowDataset, RowModel, default_batch_rows
 from .soql import BOOLEAN, FLOATING_TS, INSTANT_LOCAL, LOCATION, NUMBER, Schema
 from .times import CHICAGO, floating_text, parse_floating, parse_instant
@@ -22,7 +23,11 @@ __all__ = ["CRIMES", "CrimesDataset", "CrimesModel", "RevisionResult", "default_
 
 
 class CrimesModel(RowModel):
-    """Crimes rows from `synth`: content is a pure function of (seed, id, version)."""
+    """Crimes rows from `synth`: content is a pure function of (seed, id, version).
+
+    Points come from `models.geo.place("crimes", ...)` like every other dataset's,
+    so rows_on_edges() and community_area_mismatches() cover crimes too.
+    """
 
     dataset_id = "ijzp-q8t2"
     name = "crimes"
@@ -38,8 +43,13 @@ class CrimesModel(RowModel):
     first_row = 10_000_001
     start, end = "2001-01-01", "2026-11-01"
 
+    def placement(self, seed: int, row_number: int) -> Placement:
+        """The crime's point, from its own draw stream: revisions never move it."""
+        return place(self.name, seed, row_number)
+
     def base_row(self, seed: int, row_number: int, event_ms: int) -> dict[str, Any]:
-        return synth.base_row(seed, row_number, floating_text(event_ms // 60_000 * 60_000))
+        return synth.base_row(seed, row_number, floating_text(event_ms // 60_000 * 60_000),
+                              self.placement(seed, row_number))
 
     def revise(self, row: dict[str, Any], seed: int, row_number: int, version: int) -> None:
         synth.revise(row, seed, row_number, version)

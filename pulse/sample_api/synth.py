@@ -13,6 +13,10 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from hashlib import blake2b
 from itertools import accumulate, chain
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models.geo import Placement
 
 # (primary_type, description, iucr, fbi_code, weight): weights are roughly the
 # per-mille frequencies seen in the real feed (theft/battery common, homicide rare).
@@ -81,8 +85,8 @@ LOCATIONS: tuple[tuple[str, int], ...] = (
 )
 _LOCATION_CUM = list(accumulate(w for _, w in LOCATIONS))
 
-# Police districts (13, 21 and 23 were dissolved) with approximate centroids, so
-# beat/district and coordinates agree roughly with each other.
+# Police districts (13, 21 and 23 were dissolved) with approximate centroids: a row's
+# district is the one nearest its point, so beat/district and coordinates agree roughly.
 DISTRICTS: tuple[tuple[int, float, float], ...] = (
     (1, 41.880, -87.630), (2, 41.805, -87.615), (3, 41.770, -87.595), (4, 41.720, -87.560),
     (5, 41.685, -87.615), (6, 41.745, -87.645), (7, 41.778, -87.660), (8, 41.775, -87.725),
@@ -98,7 +102,6 @@ EW_STREETS = ("CERMAK RD", "MADISON ST", "CHICAGO AVE", "NORTH AVE", "63RD ST", 
               "87TH ST", "47TH ST", "DIVISION ST", "FULLERTON AVE", "BELMONT AVE",
               "LAWRENCE AVE", "IRVING PARK RD", "ROOSEVELT RD", "GARFIELD BLVD", "CERMAK RD")
 
-LAT_MIN, LAT_MAX, LON_MIN, LON_MAX = 41.65, 42.02, -87.94, -87.53
 # Linear fit of Illinois East state plane (feet) around the Loop: good to a few
 # hundred feet inside the city, which is all a plausibility check needs.
 _X0, _Y0, _LAT0, _LON0 = 1176338, 1889777, 41.852904198, -87.628264394
@@ -106,8 +109,8 @@ _FT_PER_DEG_LAT, _FT_PER_DEG_LON = 364_280.0, 271_300.0
 
 HUMAN_ADDRESS = json.dumps({"address": "", "city": "", "state": "", "zip": ""})
 
-# Fraction of rows with the field missing (key omitted, as the portal does).
-P_NO_COORDS = 0.04
+# Fraction of rows with the field missing (key omitted, as the portal does). Which rows
+# lack coordinates is the placement's to say (models.geo.P_NO_COORDINATES, 4%).
 P_NO_COMMUNITY = 0.01
 P_NO_WARD = 0.005
 P_NO_LOCATION_DESC = 0.005
@@ -176,13 +179,26 @@ def case_number(row_id: int, year: int, r: RowRandom) -> str:
     return f"{first}{chr(65 + second)}{(row_id * 7919 + _below(1000, r)) % 1_000_000:06d}"
 
 
-def base_row(seed: int, row_id: int, date_text: str) -> dict[str, object]:
-    """Version 0 of a row, without `updated_on` (it comes from the row's stamp)."""
+def nearest_district(lat: float, lon: float) -> int:
+    """The police district whose (approximate) centroid is nearest the point."""
+    return min(DISTRICTS, key=lambda d: (d[1] - lat) ** 2 + ((d[2] - lon) * 0.75) ** 2)[0]
+
+
+def base_row(seed: int, row_id: int, date_text: str, placement: Placement) -> dict[str, object]:
+    """Version 0 of a row, without `updated_on` (it comes from the row's stamp).
+
+    `placement` (`models.geo.place("crimes", seed, row_id)`) is where the crime
+    happened, drawn from its own stream like every other dataset's rows: the
+    coordinates, the block and district near them and the community_area
+    (`served_area`, which disagrees with the point for ~2% of rows) all follow
+    it, and revisions never move it. The draws that used to place the row are
+    still taken, so every other field keeps the value it had before.
+    """
     r = row_rng(seed, row_id, 0)
     ptype, desc, iucr, fbi, _ = OFFENSES[_pick(_OFFENSE_CUM, r)]
-    district, clat, clon = DISTRICTS[_below(len(DISTRICTS), r)]
-    lat = min(max(clat + (r.random() - 0.5) * 0.04, LAT_MIN), LAT_MAX)
-    lon = min(max(clon + (r.random() - 0.5) * 0.05, LON_MIN), LON_MAX)
+    r.random(), r.random(), r.random()  # formerly the district and the point around it
+    lat, lon = placement.lat, placement.lon
+    district = nearest_district(lat, lon)
     year = int(date_text[:4])
     if r.random() < 0.5:  # a north/south street: hundreds count from Madison
         street = NS_STREETS[_below(len(NS_STREETS), r)]
@@ -208,17 +224,22 @@ def base_row(seed: int, row_id: int, date_text: str) -> dict[str, object]:
         "beat": f"{district:02d}{1 + _below(3, r)}{1 + _below(4, r)}",
         "district": f"{district:03d}",
         "ward": str(1 + _below(50, r)),
-        "community_area": str(1 + _below(77, r)),
+        "community_area": str(placement.served_area),
         "fbi_code": fbi,
         "year": str(year),
     }
+    r.random()  # formerly the community area
     if r.random() < P_NO_LOCATION_DESC:
         del row["location_description"]
     if r.random() < P_NO_WARD:
         del row["ward"]
-    if r.random() < P_NO_COMMUNITY:
+    # A row may lack its area, but never one planted to disagree with its point:
+    # community_area_mismatches() lists exactly the rows that do disagree.
+    no_area = r.random() < P_NO_COMMUNITY and placement.served_area == placement.area
+    if no_area or placement.served_area is None:
         del row["community_area"]
-    if r.random() >= P_NO_COORDS:
+    r.random()  # formerly whether the row has coordinates (the placement says)
+    if placement.has_coordinates:
         lat_s, lon_s = _num(lat), _num(lon)
         row["x_coordinate"] = str(round(_X0 + (lon - _LON0) * _FT_PER_DEG_LON))
         row["y_coordinate"] = str(round(_Y0 + (lat - _LAT0) * _FT_PER_DEG_LAT))

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from pulse.sample_api import CrimesDataset, Faults, SampleApi, same_timestamp_dataset
+from pulse.sample_api.boundaries import EXTENT
 from pulse.sample_api.synth import OFFENSES
 
 FBI_CODES = set("01A 01B 02 03 04A 04B 05 06 07 08A 08B 09 10 11 12 13 14 15 16 17 18 19 20 "
@@ -22,6 +23,7 @@ FLOATING = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000$")
 FIXED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z$")
 COORD_KEYS = {"latitude", "longitude", "x_coordinate", "y_coordinate", "location"}
 CHICAGO = ZoneInfo("America/Chicago")
+LAT_MIN, LAT_MAX, LON_MIN, LON_MAX = EXTENT
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +72,9 @@ def test_row_shape(api):
         present = COORD_KEYS & row.keys()
         assert present in (set(), COORD_KEYS)  # all coordinates or none
         if present:
-            assert 41.65 <= float(row["latitude"]) <= 42.02
-            assert -87.94 <= float(row["longitude"]) <= -87.53
+            # the synthetic boundaries' extent; edge points sit up to 0.001 outside it
+            assert LAT_MIN - 0.001 <= float(row["latitude"]) <= LAT_MAX + 0.001
+            assert LON_MIN - 0.001 <= float(row["longitude"]) <= LON_MAX + 0.001
             assert 1_090_000 < int(row["x_coordinate"]) < 1_210_000
             assert 1_810_000 < int(row["y_coordinate"]) < 1_960_000
             loc = row["location"]
