@@ -90,6 +90,10 @@ class _WarpedGrid:
                                         0.15 * cell_lat, i + 2 * pattern)]
             for i in range(cols + 1)
         ]
+        # Each internal line as (positions along it, its other coordinate), built once:
+        # locate() runs per served row, and rebuilding them per call made it 5x slower.
+        self._h = [_Line.along(line, 0) for line in self.horizontal[1:-1]]
+        self._v = [_Line.along(line, 1) for line in self.vertical[1:-1]]
 
     def ring(self, row: int, col: int) -> list[Point]:
         """The cell's closed exterior ring, counter-clockwise: south, east, north, west."""
@@ -105,9 +109,8 @@ class _WarpedGrid:
         """(row, col) of the cell holding the point; a point on an edge goes south / west."""
         if not (LAT_MIN < lat < LAT_MAX and LON_MIN < lon < LON_MAX):
             return None
-        row = sum(lat > _interpolate(line, lon, 0) for line in self.horizontal[1:-1])
-        col = sum(lon > _interpolate(line, lat, 1) for line in self.vertical[1:-1])
-        return row, col
+        # Lines never cross: those below (west of) the point are a prefix, found by bisection.
+        return _count_below(self._h, lon, lat), _count_below(self._v, lat, lon)
 
     def label(self, lat: float, lon: float) -> str | None:
         cell = self.cell(lat, lon)
@@ -146,12 +149,36 @@ def _zigzag(knots: list[float], base: float, amplitude: float, flat: float, phas
     return [*vertices, (knots[-1], base)]
 
 
-def _interpolate(line: list[Point], t: float, axis: int) -> float:
-    """The line's other coordinate at coordinate `t` along `axis` (0 lon, 1 lat)."""
-    ts = [vertex[axis] for vertex in line]
-    k = min(max(bisect_right(ts, t) - 1, 0), len(line) - 2)
-    (t0, v0), (t1, v1) = ((a[axis], a[1 - axis]) for a in line[k: k + 2])
-    return v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+class _Line:
+    """A zigzag line as two coordinate lists: `ts` along the axis, `vs` across it."""
+
+    __slots__ = ("ts", "vs")
+
+    def __init__(self, ts: list[float], vs: list[float]) -> None:
+        self.ts, self.vs = ts, vs
+
+    @classmethod
+    def along(cls, line: list[Point], axis: int) -> _Line:
+        """`axis` 0: a line running west-east (t = lon); 1: south-north (t = lat)."""
+        return cls([v[axis] for v in line], [v[1 - axis] for v in line])
+
+    def at(self, t: float) -> float:
+        """The line's other coordinate at `t`, linear between vertices."""
+        ts, vs = self.ts, self.vs
+        k = min(max(bisect_right(ts, t) - 1, 0), len(ts) - 2)
+        return vs[k] + (vs[k + 1] - vs[k]) * (t - ts[k]) / (ts[k + 1] - ts[k])
+
+
+def _count_below(lines: list[_Line], t: float, v: float) -> int:
+    """How many of the ordered, non-crossing `lines` pass strictly below `v` at `t`."""
+    lo, hi = 0, len(lines)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if v > lines[mid].at(t):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _assign(rows: int, cols: int, names: tuple[str, ...], second_parts: dict[tuple[int, int], int]):
