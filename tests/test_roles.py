@@ -11,9 +11,10 @@ from __future__ import annotations
 import pytest
 from psycopg2 import errors
 
-from pipelines.chicago import dataset_pipeline, load_dataset
+from pipelines.chicago import dataset_pipeline, load_chicago, load_dataset
+from pipelines.geo import geocode
 from pulse import roles, warehouse
-from pulse.sample_api import CrimesDataset, SampleApi
+from pulse.sample_api import SampleApi, chicago_portal
 from tests.conftest import TEST_DATABASE, query, run_dbt
 
 ROWS = 2_000
@@ -27,13 +28,23 @@ def built(warehouse_db, dbt_manifest, tmp_path_factory) -> dict:
     """A warehouse from scratch: load as the loader, build as the transformer."""
     for schema in (*roles.RAW_SCHEMAS, *roles.DBT_SCHEMAS):
         query(warehouse_db, f"drop schema if exists {schema} cascade")  # names are constants
-    pipeline = dataset_pipeline("crimes", pipelines_dir=tmp_path_factory.mktemp("dlt"))
-    with SampleApi(CrimesDataset(ROWS, seed=11)) as api:
+    dlt_dir = tmp_path_factory.mktemp("dlt")
+    pipeline = dataset_pipeline("crimes", pipelines_dir=dlt_dir)
+    with SampleApi(chicago_portal(rows=ROWS, seed=11)) as api:
         info = load_dataset("crimes", pipeline, base_url=api.url, backoff_factor=0)  # no credentials
+        others = [d for d in chicago_portal_tables() if d != "crimes"]
+        load_chicago(others, pipelines_dir=dlt_dir, base_url=api.url, backoff_factor=0)
+    geocode()  # as the loader, by default
     raw_owners = owners(warehouse_db, "raw_chicago")  # before anything else touches them
     build = run_dbt("build", "--full-refresh")
     assert build.returncode == 0, build.stdout[-4000:]
     return {"load": info, "raw_owners": raw_owners}
+
+
+def chicago_portal_tables() -> list[str]:
+    from pipelines.chicago.settings import load_datasets
+
+    return list(load_datasets())
 
 
 def owners(conn, schema: str) -> dict[str, str]:
