@@ -219,12 +219,14 @@ def test_boundary_adjacent_points_get_their_known_zip_and_area(backfilled, porta
     assert checked >= 10
 
 
-def test_community_area_disagreements_are_flagged(backfilled, portal):
-    ds = next(d for d in portal.values() if d.dataset_id == load_datasets()["service_requests"].id)
+@pytest.mark.parametrize("name, key", [("service_requests", "service_request_id"),
+                                       ("building_permits", "permit_id"), ("crimes", "crime_id")])
+def test_community_area_disagreements_are_flagged(backfilled, portal, name, key):
+    ds = next(d for d in portal.values() if d.dataset_id == load_datasets()[name].id)
     mismatches = ds.community_area_mismatches()
     assert mismatches
-    flagged = {k for (k,) in query(backfilled, "select service_request_id from "
-                                   "enriched.int_chicago__service_requests_enriched "
+    flagged = {k for (k,) in query(backfilled, f"select {key}::text from "
+                                   f"enriched.int_chicago__{name}_enriched "
                                    "where community_area_mismatch")}
     assert flagged == set(mismatches)
 
