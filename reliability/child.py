@@ -1,12 +1,16 @@
 """The processes a scenario kills: `python -m reliability.child load '{json args}'`.
 
-The load runs dlt's three steps one by one and prints a flushed marker line before
-each (`phase extract`, `phase normalize`, `phase load`, then `phase done`), so the
-parent knows which step a SIGKILL lands in. Inside the load step, dlt's own log
-marks its parts: `phase load.copy` (the Parquet COPY into the staging table begins),
-`phase load.merge` (the merge into raw begins), `phase load.merged` (the merge is
-committed; the load is not yet recorded in _dlt_loads) and `phase load.archived` (the
-load recorded, the package archived); they need dlt's INFO log (RUNTIME__LOG_LEVEL).
+The load (of one dataset, `crimes` unless `dataset` says otherwise) runs dlt's three
+steps one by one and prints a flushed marker line before each (`phase extract`,
+`phase normalize`, `phase load`, then `phase done`), so the parent knows which step a
+SIGKILL lands in. Inside the load step, dlt's own log marks its parts: `phase
+load.truncate` (a replaced table, a boundary layer, is about to be emptied), `phase
+load.copy` (the Parquet COPY begins: into the staging table for a rows dataset, into
+the emptied table itself for a boundary layer), `phase load.merge` (the merge into
+raw begins), `phase load.merged` (the merge is committed; the load is not yet
+recorded in _dlt_loads) and `phase load.archived` (the load recorded, the package
+archived); they need dlt's INFO log (RUNTIME__LOG_LEVEL). A boundary layer is
+replaced, not merged: it has no merge markers, a rows dataset no truncate marker.
 A failure prints `error <Type>: <message>` on stdout and exits 1.
 """
 
@@ -17,13 +21,19 @@ import logging
 import sys
 import time
 
-# The dlt log line that begins each part of the load step: (step, starts with, contains)
-LOAD_STEPS = (
-    ("load.copy", "Will load file", ".parquet"),
-    ("load.merge", "Will load file", ".sql"),
-    ("load.merged", "Job for crimes.", ".sql completed"),
-    ("load.archived", "All jobs completed, archiving package", ""),
-)
+
+def load_steps(table: str) -> tuple[tuple[str, str, str, str], ...]:
+    """The dlt log line that begins each part of the load step: (step, starts with,
+    contains, does not end with)."""
+    return (
+        # a replaced table (a boundary layer) is emptied before its new rows are copied in;
+        # a merged one's staging copy is emptied too, which is no step of raw's
+        ("load.truncate", "Client for", "will truncate tables", "for staging dataset"),
+        ("load.copy", "Will load file", ".parquet", ""),
+        ("load.merge", "Will load file", ".sql", ""),
+        ("load.merged", f"Job for {table}.", ".sql completed", ""),
+        ("load.archived", "All jobs completed, archiving package", "", ""),
+    )
 
 
 def marker(phase: str) -> None:
@@ -33,31 +43,34 @@ def marker(phase: str) -> None:
 class LoadSteps(logging.Handler):
     """Prints a marker when dlt's log says a part of the load step begins."""
 
-    def __init__(self) -> None:
+    def __init__(self, table: str = "crimes") -> None:
         super().__init__(logging.INFO)
         self.seen: set[str] = set()
+        self.steps = load_steps(table)
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        for step, starts, has in LOAD_STEPS:
-            if step not in self.seen and message.startswith(starts) and has in message:
+        for step, starts, has, lacks in self.steps:
+            if (step not in self.seen and message.startswith(starts) and has in message
+                    and not (lacks and message.rstrip().endswith(lacks))):
                 self.seen.add(step)
                 marker(step)
 
 
-def load(base_url: str, pipelines_dir: str, credentials: str, **source_args: object) -> None:
+def load(base_url: str, pipelines_dir: str, credentials: str, dataset: str = "crimes",
+         **source_args: object) -> None:
     from pipelines._common import LOADER_FILE_FORMAT
     from pipelines.chicago import dataset_pipeline, dataset_source
 
-    pipeline = dataset_pipeline("crimes", pipelines_dir=pipelines_dir)
+    pipeline = dataset_pipeline(dataset, pipelines_dir=pipelines_dir)
     source_args.setdefault("backoff_factor", 0)
     marker("extract")
-    pipeline.extract(dataset_source("crimes", base_url=base_url, **source_args),
+    pipeline.extract(dataset_source(dataset, base_url=base_url, **source_args),
                      loader_file_format=LOADER_FILE_FORMAT)
     marker("normalize")
     pipeline.normalize()
     marker("load")
-    logging.getLogger("dlt").addHandler(LoadSteps())
+    logging.getLogger("dlt").addHandler(LoadSteps(dataset))
     pipeline.load(credentials=credentials)
     marker("done")
 

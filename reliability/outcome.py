@@ -19,6 +19,7 @@ class Trial:
     landed: str = ""  # where it landed: the child's last phase marker, or "finished"
     delay: float = 0.0  # seconds after the target began
     counted: bool = True  # False: the process finished first, nothing was injected
+    dataset: str = ""  # the dataset whose load or requests the fault hit, if one
     duplicates: int = 0
     lost: int = 0
     detail: dict[str, Any] = field(default_factory=dict)

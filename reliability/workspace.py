@@ -68,19 +68,39 @@ class Workspace:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def pipeline(self):
-        """The chicago dlt pipeline with this workspace's local state."""
+    def pipeline(self, name: str = "crimes"):
+        """The dlt pipeline of dataset `name` with this workspace's local state."""
         from pipelines.chicago import dataset_pipeline
 
-        return dataset_pipeline("crimes", pipelines_dir=self.pipelines_dir)
+        return dataset_pipeline(name, pipelines_dir=self.pipelines_dir)
 
-    def load(self, base_url: str, **source_args: object):
-        """One normal run of the chicago source, as `load_dataset` does it (a fresh pipeline
+    def load(self, base_url: str, name: str = "crimes", **source_args: object):
+        """One normal run of dataset `name`, as `load_dataset` does it (a fresh pipeline
         object on the same local state: what a new process would build)."""
         from pipelines.chicago import load_dataset
 
         source_args.setdefault("backoff_factor", 0)
-        return load_dataset("crimes", self.pipeline(), credentials=self.url, base_url=base_url, **source_args)
+        return load_dataset(name, self.pipeline(name), credentials=self.url, base_url=base_url,
+                            **source_args)
+
+    def load_all(self, base_url: str, **source_args: object):
+        """One normal run of every declared dataset (`load_chicago`, a pipeline each)."""
+        from pipelines.chicago import load_chicago
+
+        source_args.setdefault("backoff_factor", 0)
+        return load_chicago(credentials=self.url, pipelines_dir=self.pipelines_dir, base_url=base_url,
+                            **source_args)
+
+    def geocode(self):
+        """The geocoder over this database's raw tables, as the geocoded_points asset runs it."""
+        from pipelines.geo import geocode
+
+        return geocode(self.url)
+
+    def build(self, *args: str) -> subprocess.CompletedProcess:
+        """What follows a load: geocode the new points, then `dbt build` (not checked)."""
+        self.geocode()
+        return self.dbt_build(*args)
 
 
 def dbt_failure(run: subprocess.CompletedProcess) -> str:

@@ -1,5 +1,6 @@
-"""A load killed in extract, normalize and load, and a dbt build killed: at small scale,
-nothing is lost or duplicated and raw and the marts equal the truth afterwards.
+"""A load killed in extract, normalize and load (crimes, 311 service requests, a boundary
+layer), and a dbt build killed: at small scale, nothing is lost or duplicated and raw and
+the marts of every dataset equal the truth afterwards.
 
 A failure names its trial seeds; `python -m reliability --scale small --seed 20251
 --only load_killed --keep` replays it and keeps the dlt state and logs.
@@ -37,16 +38,21 @@ def test_load_killed_in_extract_normalize_and_load_loses_nothing():
     outcome = run("load_killed")
     assert_equal_to_truth(outcome)
     kills = [t for t in outcome.trial_log if t.counted]
-    assert {t.landed for t in kills} == {"extract", "normalize", "load"}
-    assert outcome.faults == len(kills) >= 3
-    for trial in outcome.trial_log:
+    assert {(t.dataset, t.landed) for t in kills} == {
+        ("crimes", "extract"), ("crimes", "normalize"), ("crimes", "load"),
+        ("service_requests", "load"), ("community_areas", "load")}
+    assert outcome.faults == len(kills) >= 5
+    trials, final = outcome.trial_log[:-1], outcome.trial_log[-1]
+    for trial in trials:
         assert trial.fault == "sigkill" and trial.seed >= SEED * 1000
         # right after the kill raw held the truth before the revision or after it, whole
-        assert trial.detail["raw_after_fault"] in ("before", "after")
+        assert trial.detail["raw_after_fault"] in ("before", "after"), trial
     # a kill before the load step never reached raw
     for trial in kills:
         if trial.landed in ("extract", "normalize"):
             assert trial.detail["raw_after_fault"] == "before", trial
+    # after the last kill: the geocoder, dbt, and every dataset's raw table and marts
+    assert final.target == "final" and not final.counted and not final.errors
 
 
 def test_dbt_killed_mid_build_rebuilds_to_the_truth():
@@ -55,7 +61,9 @@ def test_dbt_killed_mid_build_rebuilds_to_the_truth():
     assert outcome.faults >= 1
     trial = next(t for t in outcome.trial_log if t.counted)
     assert trial.target == "model" and trial.landed != FINISHED
-    after_kill = trial.detail["counts_after_kill"]
-    # every model whole right after the kill: the crimes before the build or after it
-    assert set(after_kill.values()) <= {trial.detail["counts_before"]["enriched"],
-                                        trial.detail["expected_after"]}
+    before, after_kill, expected = (trial.detail[k] for k in
+                                    ("counts_before", "counts_after_kill", "expected_after"))
+    # every model whole right after the kill: the records before the build or after it
+    assert set(after_kill) == set(expected) >= {"enriched", "service_requests_enriched", "located"}
+    for model, rows in after_kill.items():
+        assert rows in (before[model], expected[model]), model
