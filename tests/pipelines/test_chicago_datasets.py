@@ -9,27 +9,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from pipelines.chicago import dataset_pipeline, load_dataset
 from pipelines.chicago.settings import load_datasets
 from pulse.sample_api import SampleApi, chicago_portal
+from reliability.verify import normal, raw_column  # raw and truth compared as the suite does
 from tests.conftest import query
 
 DATASETS = load_datasets()
 ROW_DATASETS = [name for name, d in DATASETS.items() if not d.is_boundary]
 BOUNDARIES = [name for name, d in DATASETS.items() if d.is_boundary]
-
-
-def normal(value):
-    """Raw (Postgres) and truth (JSON) values in one comparable form."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    if hasattr(value, "isoformat"):
-        return value.strftime("%Y-%m-%dT%H:%M:%S")
-    return str(value)
 
 
 def declared(name: str) -> list[str]:
@@ -38,8 +27,7 @@ def declared(name: str) -> list[str]:
 
 def raw_rows(conn, name: str) -> dict:
     columns = declared(name)
-    # dlt's snake_case names: the portal's `permit_` becomes `permitx`
-    quoted = ", ".join(f'"{NamingConvention().normalize_identifier(c)}"' for c in columns)
+    quoted = ", ".join(f'"{raw_column(c)}"' for c in columns)  # `permit_` is `permitx`
     rows = query(conn, f"select {quoted} from raw_chicago.{name}")
     key = columns.index(DATASETS[name].primary_key)
     return {row[key]: tuple(normal(v) for v in row) for row in rows}
