@@ -53,6 +53,9 @@ def default_pipelines_dir() -> Path:
 # _dlt_load_id (when a row was loaded), which dlt adds to Arrow tables only when asked.
 LOADER_FILE_FORMAT = "parquet"
 dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+# A replaced table (a boundary layer) is loaded into raw_*_staging and swapped in with one
+# transaction; dlt's default truncates first, so a load killed midway left it empty.
+dlt.config["destination.replace_strategy"] = "insert-from-staging"
 
 
 def postgres_pipeline(source_name: str, pipelines_dir: str | Path | None = None,

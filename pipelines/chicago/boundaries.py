@@ -18,7 +18,7 @@ from dlt.sources import DltResource
 from requests import Session
 
 from .arrow import REASON, RECORD, PageToArrow
-from .helpers import SocrataError, safe_url
+from .helpers import SocrataError, check_document, safe_url
 from .settings import Dataset
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,9 @@ def boundary_resource(dataset: Dataset, base_url: str, session: Session,
 
 def _get(session: Session, url: str, headers: dict[str, str], timeout: float,
          params: dict | None = None) -> Any:
-    response = session.get(url, headers=headers, timeout=timeout, params=params)
+    # check_document raises inside the request on a truncated or non-JSON 200: retried
+    response = session.get(url, headers=headers, timeout=timeout, params=params,
+                           hooks={"response": [check_document]})
     response.raise_for_status()  # explain() turns it into a clear SocrataError
     return response.json()
 

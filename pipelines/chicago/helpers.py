@@ -46,27 +46,37 @@ def safe_url(url: str) -> str:
 
 
 def check_page(response: Response, *args: Any, **kwargs: Any) -> Response:
-    """Response hook: a 200 must carry a JSON list; parse it once and keep the result.
+    """Response hook: a 200 must carry a JSON list of rows; parse it once and keep it.
 
     Error statuses are left to dlt's retry and raise_for_status hooks, which see them next.
     """
+    return _check_body(response, list, "a list of rows")
+
+
+def check_document(response: Response, *args: Any, **kwargs: Any) -> Response:
+    """Response hook for a JSON object (GeoJSON export, view metadata); as check_page."""
+    return _check_body(response, dict, "an object")
+
+
+def _check_body(response: Response, expected: type, what: str) -> Response:
+    # A hook runs inside the request, so SocrataBadPage is retried by dlt's client.
     if response.status_code != 200:
         return response
     try:
-        rows = json.loads(response.content)
+        body = json.loads(response.content)
     except ValueError as err:
         raise SocrataBadPage(
             f"GET {safe_url(response.url)} returned HTTP 200 with a body that is not valid JSON "
             f"({err.msg} at character {err.pos} of {len(response.content)}). "
             "The portal may be overloaded or the connection was cut: rerun the load."
         ) from None
-    if not isinstance(rows, list):
+    if not isinstance(body, expected):
         raise SocrataBadPage(
             f"GET {safe_url(response.url)} returned HTTP 200 with a JSON "
-            f"{type(rows).__name__}, expected a list of rows: {str(rows)[:200]}"
+            f"{type(body).__name__}, expected {what}: {str(body)[:200]}"
         )
-    # rest_api calls response.json() next: hand it the parsed rows instead of parsing twice.
-    response.json = lambda **_: rows  # type: ignore[method-assign]
+    # The caller calls response.json() next: hand it the parsed body instead of parsing twice.
+    response.json = lambda **_: body  # type: ignore[method-assign]
     return response
 
 
