@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pulse.warehouse import PROJECT_ROOT
+
+_TEMP_DIR = re.compile(r"/tmp/pulse-reliability-[\w.-]+")
+
+
+def machine_free(text: str) -> str:
+    """`text` without this machine's paths: results are committed and shared."""
+    text = text.replace(str(PROJECT_ROOT) + "/", "").replace(sys.prefix + "/", "<venv>/")
+    return _TEMP_DIR.sub("<workspace>", text)
 
 DONE = "done"
 FINISHED = "finished"  # `landed` of a child that ended before the fault
@@ -122,7 +131,7 @@ class Child:
             line = line.rstrip("\n")
             self.run.lines.append((line, now))
             if line.startswith("error "):
-                self.run.error = line.removeprefix("error ")
+                self.run.error = machine_free(line.removeprefix("error "))
             phase = self._parse(line)
             if phase:
                 self.run.markers.append((phase, now))
