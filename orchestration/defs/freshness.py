@@ -14,14 +14,14 @@ from dagster_dbt import DbtCliResource
 from pulse.dbt import export_dbt_env
 
 from .ingestion import raw_table_key
-from .project import dbt_project
+from .project import load_manifest
 
 CHECK_NAME = "source_freshness"
 
 
 def _sources_with_freshness() -> dict[str, dict]:
     """dbt unique_id -> source node, for the sources that declare thresholds."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
+    manifest = load_manifest()
     return {
         uid: node for uid, node in manifest["sources"].items()
         if (node.get("freshness") or {}).get("warn_after", {}).get("count")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -38,6 +39,17 @@ def manifest_is_stale(manifest: Path = dbt_project.manifest_path) -> bool:
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
         return True
     return _manifest_database(manifest) != os.environ.get("PGDATABASE", "pulse")
+
+
+def load_manifest() -> dict:
+    """The prepared manifest, parsed once per process (the dbt assets, checks and reports
+    all read it when definitions load)."""
+    return _parsed(dbt_project.manifest_path, dbt_project.manifest_path.stat().st_mtime)
+
+
+@functools.cache
+def _parsed(path: Path, mtime: float) -> dict:
+    return json.loads(path.read_text())
 
 
 def prepare_dbt(force: bool = False) -> Path:

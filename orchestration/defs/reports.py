@@ -14,7 +14,7 @@ import dagster as dg
 from pulse.reports import FORMATS, ReportModel, export_report, report_models_in, reports_dir, write_index
 
 from .dbt import PulseDbtTranslator
-from .project import dbt_project
+from .project import dbt_project, load_manifest
 
 REPORTS_GROUP = "reports"
 
@@ -57,7 +57,7 @@ def build_report_asset(model: ReportModel, mart_key: dg.AssetKey) -> dg.AssetsDe
 def build_report_assets(manifest: Mapping[str, Any] | Path | None = None) -> list[dg.AssetsDefinition]:
     """One report asset per report mart of the manifest (default: the project's)."""
     if not isinstance(manifest, Mapping):
-        manifest = json.loads(Path(manifest or dbt_project.manifest_path).read_text())
+        manifest = json.loads(Path(manifest).read_text()) if manifest else load_manifest()
     translator = PulseDbtTranslator()  # the keys the dbt assets have
     return [
         build_report_asset(model, translator.get_asset_spec(manifest, model.unique_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,8 +68,17 @@ def load_datasets(path: str | Path | None = None) -> dict[str, Dataset]:
     """Every declared dataset by table name, from `path`, $PULSE_CHICAGO_DATASETS or datasets.yml."""
     path = Path(path or os.environ.get(DATASETS_FILE_ENV) or DATASETS_FILE)
     try:
+        # a copy: dlt may add to the column hints it is given
+        return copy.deepcopy(_parsed(path, path.stat().st_mtime))
+    except OSError as err:
+        raise DatasetConfigError(f"cannot read the Chicago datasets file {path}: {err}") from err
+
+
+@functools.cache  # every source, asset and schedule asks; the file is read once per version
+def _parsed(path: Path, mtime: float) -> dict[str, Dataset]:
+    try:
         entries = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
+    except yaml.YAMLError as err:
         raise DatasetConfigError(f"cannot read the Chicago datasets file {path}: {err}") from err
     if not isinstance(entries, dict) or not entries:
         raise DatasetConfigError(f"{path}: expected a mapping of table name -> dataset entry")
