@@ -44,8 +44,8 @@ ANALYST = Role("analyst", "pulse_analyst", "PULSE_ANALYST_PASSWORD",
 ROLES = {role.key: role for role in (LOADER, TRANSFORMER, ANALYST)}
 
 # The upstream systems Pulse loads; each gets the raw schema dlt writes (see
-# pipelines._common.raw_dataset). Issues #5/#6 add "worldbank" and "oecd".
-SOURCES = ("chicago",)
+# pipelines._common.raw_dataset).
+SOURCES = ("chicago", "worldbank", "oecd")
 RAW_PREFIX = "raw_"
 # dlt merges through a staging dataset beside the raw one (its default name layout).
 DLT_STAGING_SUFFIX = "_staging"
