@@ -1,12 +1,14 @@
 """dlt loads as Dagster assets: API dataset -> raw table, one load per declared dataset."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.dlt_event_iterator import fetch_row_count_metadata
 from dagster_dlt.translator import DltResourceTranslatorData
+from dlt import Pipeline
+from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines._common import LOADER_FILE_FORMAT, raw_dataset, row_paths
@@ -78,46 +80,79 @@ INGEST_RETRY_POLICY = dg.RetryPolicy(
 )
 
 
-def ingest_assets(dataset: Dataset) -> dg.AssetsDefinition:
-    """The load of one dataset: its raw table and, for row datasets, `<table>_rejects`.
+def dlt_load_asset(
+    name: str,
+    description: str,
+    make_source: Callable[[], DltSource],
+    make_pipeline: Callable[[], Pipeline],
+    explain: Callable[[BaseException], Exception | None],
+    with_rejects: bool = False,
+    skip_unchanged: bool = False,
+) -> dg.AssetsDefinition:
+    """The load of one dlt source (a dataset, a provider) as one Dagster multi-asset.
 
-    What @dlt_assets builds, spelled out: dagster-dlt's decorator takes no retry policy, and
-    the rejects table is an output of the same load. Each dataset has its own dlt pipeline,
-    so schedules of different cadences never share local state.
+    What @dlt_assets builds, spelled out: dagster-dlt's decorator takes no retry policy,
+    the rejects tables are outputs of the same load, and with `skip_unchanged` a table the
+    run wrote nothing to is not materialized: a run where nothing changed upstream skips
+    every asset downstream of it (no dbt build, no report export).
     """
     specs = build_dlt_asset_specs(
-        dlt_source=dataset_source(dataset.name),
-        dlt_pipeline=dataset_pipeline(dataset.name),
+        dlt_source=make_source(),
+        dlt_pipeline=make_pipeline(),
         dagster_dlt_translator=RawTableTranslator(),
     )
-    if not dataset.is_boundary:
+    if with_rejects:
         specs += [rejects_spec(spec) for spec in specs]
+    if skip_unchanged:
+        specs = [spec.replace_attributes(skippable=True) for spec in specs]
 
-    @dg.multi_asset(specs=specs, name=f"chicago_{dataset.name}_ingest", can_subset=True,
-                    retry_policy=INGEST_RETRY_POLICY)
+    @dg.multi_asset(specs=specs, name=name, can_subset=True, retry_policy=INGEST_RETRY_POLICY)
     def load(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator:
         try:
             # Source and pipeline are rebuilt per run: they read this moment's configuration
             # and keep their local state beside the warehouse they load into.
-            pipeline = dataset_pipeline(dataset.name)
-            yield from _with_row_counts(context, pipeline, dlt.run(
+            pipeline = make_pipeline()
+            events = _with_row_counts(context, pipeline, dlt.run(
                 context=context,
-                dlt_source=dataset_source(dataset.name),
+                dlt_source=make_source(),
                 dlt_pipeline=pipeline,
                 credentials=warehouse.url(role="loader"),  # writes only raw_* schemas
                 loader_file_format=LOADER_FILE_FORMAT,
             ))
-            yield from _rejects_results(context, pipeline)
+            for event in events:
+                if skip_unchanged and not (event.metadata or {}).get("jobs"):
+                    context.log.info(f"{event.asset_key.to_user_string()}: unchanged upstream, "
+                                     "nothing loaded; assets downstream of it are skipped")
+                    continue
+                yield event
+            if with_rejects:
+                yield from _rejects_results(context, pipeline)
         except PipelineStepFailed as err:
-            clear = explain_failure(err)
+            clear = explain(err)
             if clear is None:
                 raise
-            if not clear.retriable:
+            if not getattr(clear, "retriable", True):
                 raise dg.Failure(str(clear), allow_retries=False) from err
             raise clear from err
 
-    load.__doc__ = f"Loads new and changed rows of {dataset.title} ({dataset.id}) into raw_chicago."
+    load.__doc__ = description
     return load
+
+
+def ingest_assets(dataset: Dataset) -> dg.AssetsDefinition:
+    """The load of one Chicago dataset: its raw table and, for row datasets, `<table>_rejects`.
+
+    Each dataset has its own dlt pipeline, so schedules of different cadences never share
+    local state.
+    """
+    return dlt_load_asset(
+        f"chicago_{dataset.name}_ingest",
+        f"Loads new and changed rows of {dataset.title} ({dataset.id}) into raw_chicago.",
+        make_source=lambda: dataset_source(dataset.name),
+        make_pipeline=lambda: dataset_pipeline(dataset.name),
+        explain=explain_failure,
+        with_rejects=not dataset.is_boundary,
+    )
 
 
 CHICAGO_INGEST = {name: ingest_assets(dataset) for name, dataset in load_datasets().items()}
