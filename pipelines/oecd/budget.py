@@ -1,0 +1,186 @@
+"""OECD's request budget, kept by every process on this machine: a ledger file and a lock.
+
+OECD limits a client to a few dozen data downloads an hour and answers more with HTTP 429
+(and, persisted in, a block of the address). Retrying on 429 spends the same budget, so
+the only safe client is one that counts before it asks. `RequestLedger` records every HTTP
+attempt (retries included: `BudgetAdapter` sits under dlt's retrying session, so each
+attempt passes through it) in a JSON file guarded by an `fcntl` lock, which every dataflow,
+pipeline and process on the machine shares. Before an attempt it waits out the minimum gap
+since the last one; when the sliding hour is full it waits for the next slot if that opens
+within `max_wait_seconds`, else raises OecdBudgetExceeded before anything was sent.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+
+from .helpers import OecdError
+
+log = logging.getLogger(__name__)
+
+LEDGER_FILE = "oecd_request_ledger.json"
+WINDOW_SECONDS = 3600.0  # OECD counts downloads per hour
+
+
+class OecdBudgetExceeded(OecdError):
+    """The hour's OECD requests are spent: nothing was sent. Retriable once a slot opens
+    (`next_slot_at`, epoch seconds)."""
+
+    def __init__(self, message: str, used: int, budget: int, next_slot_at: float) -> None:
+        super().__init__(message, retriable=True)
+        self.used, self.budget, self.next_slot_at = used, budget, next_slot_at
+
+
+def ledger_path(pipelines_dir: str | Path | None = None) -> Path:
+    """The ledger file: under the dlt pipelines dir (default_pipelines_dir() unless given)."""
+    if pipelines_dir is None:
+        from pipelines._common import default_pipelines_dir
+
+        pipelines_dir = default_pipelines_dir()
+    return Path(pipelines_dir) / LEDGER_FILE
+
+
+@dataclass
+class Attempt:
+    at: float  # epoch seconds, when the attempt was allowed
+    what: str  # which dataflow / URL path, for whoever reads the ledger
+    pid: int
+
+
+class RequestLedger:
+    """Every OECD request attempt of the last hour, shared through `path` by all processes.
+
+    `take(what)` blocks until an attempt may be sent and records it, or raises
+    OecdBudgetExceeded. `clock` and `sleep` are injectable so tests need not wait an hour.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        requests_per_hour: int,
+        min_seconds_between_requests: float = 0.0,
+        max_wait_seconds: float = 0.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if requests_per_hour < 1:
+            raise ValueError(f"requests_per_hour must be >= 1, not {requests_per_hour}")
+        self.path = Path(path)
+        self.requests_per_hour = requests_per_hour
+        self.min_seconds_between_requests = max(0.0, float(min_seconds_between_requests))
+        self.max_wait_seconds = max(0.0, float(max_wait_seconds))
+        self.clock, self.sleep = clock, sleep
+
+    def used(self) -> list[Attempt]:
+        """The attempts in the current sliding hour, oldest first."""
+        with self._locked():
+            return self._recent(self._read())
+
+    def take(self, what: str) -> float:
+        """Records one attempt once it is allowed; returns the seconds waited for it."""
+        waited = 0.0
+        while True:
+            with self._locked():
+                attempts = self._recent(self._read())
+                now = self.clock()
+                pause = 0.0
+                if len(attempts) >= self.requests_per_hour:
+                    opens = attempts[-self.requests_per_hour].at + WINDOW_SECONDS
+                    pause = opens - now
+                    if waited + pause > self.max_wait_seconds:
+                        raise self._exceeded(len(attempts), opens, what)
+                elif attempts:
+                    pause = attempts[-1].at + self.min_seconds_between_requests - now
+                if pause <= 0:
+                    attempts.append(Attempt(now, what, os.getpid()))
+                    self._write(attempts)
+                    return waited
+            # wait unlocked: other processes may read the ledger meanwhile
+            log.info("OECD budget: waiting %.1f s before %s", pause, what)
+            self.sleep(pause)
+            waited += pause
+
+    def _exceeded(self, used: int, opens: float, what: str) -> OecdBudgetExceeded:
+        at = datetime.fromtimestamp(opens, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return OecdBudgetExceeded(
+            f"OECD request budget exhausted: {used} of {self.requests_per_hour} requests allowed "
+            f"in the last hour were already made from this machine (ledger {self.path}), so "
+            f"{what} was not requested. The next slot opens at {at} (in "
+            f"{max(0, round(opens - self.clock()))} s). Nothing from this request was loaded "
+            f"and its cursor did not move: the next run picks up from the last successful "
+            f"load. Run again after {at}, or set SOURCES__OECD__MAX_WAIT_SECONDS to wait for "
+            f"slots; raise requests_per_hour in pipelines/oecd/dataflows.yml only if OECD "
+            f"allows more.", used=used, budget=self.requests_per_hour, next_slot_at=opens)
+
+    def _recent(self, attempts: list[Attempt]) -> list[Attempt]:
+        since = self.clock() - WINDOW_SECONDS
+        return sorted((a for a in attempts if a.at > since), key=lambda a: a.at)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read(self) -> list[Attempt]:
+        try:
+            doc = json.loads(self.path.read_text())
+            return [Attempt(float(a["at"]), str(a.get("what", "")), int(a.get("pid", 0)))
+                    for a in doc.get("attempts", [])]
+        except FileNotFoundError:
+            return []
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            # A damaged ledger must not let requests through unchecked: count the hour as
+            # full until it ages out, and say so.
+            log.error("OECD request ledger %s is unreadable (%s): treating this hour as spent",
+                      self.path, err)
+            mtime = self.path.stat().st_mtime
+            return [Attempt(mtime, "unreadable ledger", 0)] * self.requests_per_hour
+
+    def _write(self, attempts: list[Attempt]) -> None:
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        doc = {"window_seconds": WINDOW_SECONDS,
+               "attempts": [{"at": a.at, "what": a.what, "pid": a.pid} for a in attempts]}
+        tmp.write_text(json.dumps(doc, indent=1))
+        os.replace(tmp, self.path)  # readers see the old or the new ledger, never half of one
+
+
+class BudgetAdapter(HTTPAdapter):
+    """A transport adapter that takes a ledger slot before each send.
+
+    Mounted on dlt's retrying session, it sits below the retry loop: every attempt,
+    first or retry, passes through `send` and is counted.
+    """
+
+    def __init__(self, ledger: RequestLedger, label: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ledger, self.label = ledger, label
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        path = (request.path_url or "").split("?")[0]
+        self.ledger.take(f"{self.label} ({request.method} {path})" if self.label else path)
+        return super().send(request, *args, **kwargs)
+
+
+def mount_budget(session: Any, ledger: RequestLedger, label: str = "") -> None:
+    """Routes every request of `session` through a BudgetAdapter."""
+    adapter = BudgetAdapter(ledger, label)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
