@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,13 @@ log = logging.getLogger(__name__)
 
 LEDGER_FILE = "oecd_request_ledger.json"
 WINDOW_SECONDS = 3600.0  # OECD counts downloads per hour
+# dlt's retry sleeps Retry-After itself and then asks again: a block about to end is waited
+# out rather than refused.
+BLOCK_GRACE_SECONDS = 5.0
+
+
+def _stamp(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class OecdBudgetExceeded(OecdError):
@@ -83,6 +91,7 @@ class RequestLedger:
         self.min_seconds_between_requests = max(0.0, float(min_seconds_between_requests))
         self.max_wait_seconds = max(0.0, float(max_wait_seconds))
         self.clock, self.sleep = clock, sleep
+        self._blocked_until = 0.0  # epoch seconds; read from the file with the attempts
 
     def used(self) -> list[Attempt]:
         """The attempts in the current sliding hour, oldest first."""
@@ -97,7 +106,12 @@ class RequestLedger:
                 attempts = self._recent(self._read())
                 now = self.clock()
                 pause = 0.0
-                if len(attempts) >= self.requests_per_hour:
+                blocked = self._blocked_until - now
+                if blocked > BLOCK_GRACE_SECONDS and waited + blocked > self.max_wait_seconds:
+                    raise self._blocked(len(attempts), self._blocked_until, what)
+                if blocked > 0:
+                    pause = blocked
+                elif len(attempts) >= self.requests_per_hour:
                     opens = attempts[-self.requests_per_hour].at + WINDOW_SECONDS
                     pause = opens - now
                     if waited + pause > self.max_wait_seconds:
@@ -113,8 +127,23 @@ class RequestLedger:
             self.sleep(pause)
             waited += pause
 
+    def block(self, seconds: float) -> None:
+        """Records OECD's Retry-After: no process on this machine asks before it has passed."""
+        with self._locked():
+            attempts = self._recent(self._read())
+            self._blocked_until = max(self._blocked_until, self.clock() + seconds)
+            self._write(attempts)
+
+    def _blocked(self, used: int, until: float, what: str) -> OecdBudgetExceeded:
+        at = _stamp(until)
+        return OecdBudgetExceeded(
+            f"OECD answered HTTP 429 and asked this machine to wait until {at} (Retry-After, "
+            f"recorded in {self.path}), so {what} was not requested. Nothing from this request "
+            f"was loaded and its cursor did not move. Run again after {at}.",
+            used=used, budget=self.requests_per_hour, next_slot_at=until)
+
     def _exceeded(self, used: int, opens: float, what: str) -> OecdBudgetExceeded:
-        at = datetime.fromtimestamp(opens, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        at = _stamp(opens)
         return OecdBudgetExceeded(
             f"OECD request budget exhausted: {used} of {self.requests_per_hour} requests allowed "
             f"in the last hour were already made from this machine (ledger {self.path}), so "
@@ -140,8 +169,10 @@ class RequestLedger:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read(self) -> list[Attempt]:
+        self._blocked_until = 0.0
         try:
             doc = json.loads(self.path.read_text())
+            self._blocked_until = float(doc.get("blocked_until") or 0.0)
             return [Attempt(float(a["at"]), str(a.get("what", "")), int(a.get("pid", 0)))
                     for a in doc.get("attempts", [])]
         except FileNotFoundError:
@@ -156,7 +187,7 @@ class RequestLedger:
 
     def _write(self, attempts: list[Attempt]) -> None:
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        doc = {"window_seconds": WINDOW_SECONDS,
+        doc = {"window_seconds": WINDOW_SECONDS, "blocked_until": self._blocked_until,
                "attempts": [{"at": a.at, "what": a.what, "pid": a.pid} for a in attempts]}
         tmp.write_text(json.dumps(doc, indent=1))
         os.replace(tmp, self.path)  # readers see the old or the new ledger, never half of one
@@ -176,7 +207,22 @@ class BudgetAdapter(HTTPAdapter):
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         path = (request.path_url or "").split("?")[0]
         self.ledger.take(f"{self.label} ({request.method} {path})" if self.label else path)
-        return super().send(request, *args, **kwargs)
+        response = super().send(request, *args, **kwargs)
+        if response.status_code == 429:
+            self.ledger.block(retry_after_seconds(response.headers.get("Retry-After")))
+        return response
+
+
+def retry_after_seconds(header: str | None, default: float = 60.0) -> float:
+    """Retry-After (seconds or an HTTP date) in seconds; `default` when absent or unreadable."""
+    if not header:
+        return default
+    if header.strip().isdigit():
+        return float(header.strip())
+    try:
+        return max(0.0, parsedate_to_datetime(header).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return default
 
 
 def mount_budget(session: Any, ledger: RequestLedger, label: str = "") -> None:
