@@ -1,0 +1,33 @@
+{#
+    The economy per country and year: GDP, government revenue and tax
+    revenue (% of GDP), exports and imports of goods and services, the trade
+    balance and trade openness. Derived figures are NULL unless every value
+    they need exists for that year.
+#}
+
+{%- set measures = [
+    'gdp_usd', 'revenue_pct_gdp', 'tax_revenue_pct_gdp', 'exports_usd',
+    'imports_usd',
+] %}
+
+with
+
+country_years as (
+    {{ country_years_wide(ref('int_countries__indicator_years'), measures) }}
+),
+
+economy as (
+    select
+        country_code,
+        country_name,
+        year,
+        {%- for measure in measures %}
+        {{ measure }},
+        {%- endfor %}
+        exports_usd - imports_usd as trade_balance_usd,
+        (exports_usd + imports_usd)
+        / nullif(gdp_usd, 0) * 100 as trade_openness_pct
+    from country_years
+)
+
+select * from economy

@@ -1,0 +1,48 @@
+{#
+    Population and GDP growth per country and year: year-over-year change,
+    and compound annual growth over 5 and 10 years. Each compares with the
+    value of exactly that many years earlier; when that year has no value the
+    rate is NULL (never "the nearest year"), so a gap in the series shows.
+#}
+
+{%- set measures = ['population', 'gdp_usd'] %}
+
+with
+
+country_years as (
+    {{ country_years_wide(ref('int_countries__indicator_years'), measures) }}
+),
+
+growth as (
+    select
+        current_year.country_code,
+        current_year.country_name,
+        current_year.year,
+        {%- for measure in measures %}
+        current_year.{{ measure }},
+        {%- endfor %}
+        {%- for measure in measures %}
+        {{ pct_change(
+            'current_year.' ~ measure, 'year_before.' ~ measure
+        ) }} as {{ measure }}_yoy_pct,
+        {{ cagr_pct(
+            'current_year.' ~ measure, 'five_years_before.' ~ measure, 5
+        ) }} as {{ measure }}_cagr_5y_pct,
+        {{ cagr_pct(
+            'current_year.' ~ measure, 'ten_years_before.' ~ measure, 10
+        ) }} as {{ measure }}_cagr_10y_pct
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from country_years as current_year
+    left join country_years as year_before
+        on current_year.country_code = year_before.country_code
+        and current_year.year - 1 = year_before.year
+    left join country_years as five_years_before
+        on current_year.country_code = five_years_before.country_code
+        and current_year.year - 5 = five_years_before.year
+    left join country_years as ten_years_before
+        on current_year.country_code = ten_years_before.country_code
+        and current_year.year - 10 = ten_years_before.year
+)
+
+select * from growth

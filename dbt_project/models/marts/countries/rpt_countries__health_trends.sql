@@ -1,0 +1,36 @@
+{#
+    Health per country and year: life expectancy, infant and under-5
+    mortality, the crude death rate, and how life expectancy and under-5
+    mortality changed over ten years (against exactly ten years earlier;
+    NULL when either year has no value).
+#}
+
+{%- set measures = [
+    'life_expectancy', 'infant_mortality', 'under5_mortality', 'death_rate',
+] %}
+
+with
+
+country_years as (
+    {{ country_years_wide(ref('int_countries__indicator_years'), measures) }}
+),
+
+trends as (
+    select
+        current_year.country_code,
+        current_year.country_name,
+        current_year.year,
+        {%- for measure in measures %}
+        current_year.{{ measure }},
+        {%- endfor %}
+        current_year.life_expectancy
+        - ten_years_before.life_expectancy as life_expectancy_change_10y,
+        current_year.under5_mortality
+        - ten_years_before.under5_mortality as under5_mortality_change_10y
+    from country_years as current_year
+    left join country_years as ten_years_before
+        on current_year.country_code = ten_years_before.country_code
+        and current_year.year - 10 = ten_years_before.year
+)
+
+select * from trends
