@@ -21,7 +21,7 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from requests import Response
 from requests.exceptions import ChunkedEncodingError, HTTPError, RequestException
 
-from .paging import PageMeta
+from .paging import PageMeta, page_meta
 
 NOTHING_LOST = ("Nothing from this run was loaded and no indicator's state moved: the next run "
                 "fetches again whatever this one did not load.")
@@ -104,6 +104,15 @@ def check_page(response: Response, *args: Any, **kwargs: Any) -> Response:
             and isinstance(body[1], list | None)):
         raise WorldBankBadPage(f"{subject(url)}: GET {url} returned HTTP 200 with JSON that is not "
                                f"a page [meta, rows]: {str(body)[:200]}")
+    try:
+        meta = page_meta(body)
+    except ValueError as err:
+        raise WorldBankBadPage(f"{subject(url)}: GET {url} returned HTTP 200 with unreadable page "
+                               f"metadata ({err}).") from None
+    if not body[1] and meta.total > 0 and meta.page <= meta.pages:
+        # Past the last page the API sends [meta, null]; a page within the range has rows.
+        raise WorldBankBadPage(f"{subject(url)}: GET {url} returned page {meta.page} of {meta.pages} "
+                               f"({meta.total} rows in all) without any rows: a cut or stale answer.")
     # The caller calls response.json() next (paginator, data selector): hand it the parsed body.
     response.json = lambda **_: body  # type: ignore[method-assign]
     return response
