@@ -1,7 +1,8 @@
 """`python -m pulse.sample_api --rows 10000 --seed 1 --port 8765 [--tables crimes,...] [--fault-rate 0.1]`.
 
 Serves the seven Chicago datasets (`chicago_portal`) until Ctrl-C; also behind
-`pulse sample-api`. `--rows` sizes every row dataset (default: 10,000 crimes and
+`pulse sample-api`. `python -m pulse.sample_api countries --help` serves the World Bank
+and OECD APIs instead. `--rows` sizes every row dataset (default: 10,000 crimes and
 2,000-5,000 rows of the others), `--table-rows` one of them; `--rows-file`
 serves crimes from a file instead; `--datasets-file` adds the row datasets of
 another datasets.yml that have no built-in model, served from their declared columns.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 import yaml
@@ -30,6 +32,10 @@ def _table_rows(text: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["countries"]:  # the World Bank + OECD API instead (issue #6)
+        from .countries.server import main as countries_main
+        return countries_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m pulse.sample_api",
                                      description="Serve a local SODA 2.1 Chicago data portal.")
     parser.add_argument("--rows", type=int, default=None,

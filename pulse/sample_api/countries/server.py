@@ -245,4 +245,28 @@ def serve(universe: CountryUniverse, host: str = "127.0.0.1", port: int = 8766,
         api.stop()
 
 
-__all__ = ["CountryApi", "HourlyBudget", "serve"]
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pulse.sample_api countries [--seed 2026] [--countries 200] [--port 8766] ...`"""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pulse.sample_api countries",
+                                     description="Serve a local World Bank and OECD API.")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--countries", type=int, default=200)
+    parser.add_argument("--first-year", type=int, default=1960)
+    parser.add_argument("--last-year", type=int, default=2025)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--oecd-requests-per-hour", type=int, default=60)
+    parser.add_argument("--fault-rate", type=float, default=0.0,
+                        help="probability that a data request gets a random fault (0-1)")
+    parser.add_argument("--fault-seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    universe = CountryUniverse(args.seed, args.countries, args.first_year, args.last_year)
+    serve(universe, args.host, args.port, Faults(rate=args.fault_rate, seed=args.fault_seed),
+          args.oecd_requests_per_hour)
+    return 0
+
+
+__all__ = ["CountryApi", "HourlyBudget", "main", "serve"]

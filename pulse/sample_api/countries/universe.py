@@ -368,6 +368,8 @@ class CountryUniverse:
         # Population: back and forward from the 2020 anchor with a growth that was higher before.
         g0 = _POP_GROWTH[inc] + rng.gauss(0, 0.004)
         anchor = _clamp(c.population_millions * 1e6 * math.exp(rng.gauss(0, 0.03)), 1e4, 1.45e9)
+        if anchor > 5e8:  # the giants have slowed down (and must stay under 1.5 billion)
+            g0 = min(g0, 0.006)
         pop: list[float] = [0.0] * n
 
         def growth(y: int) -> float:
@@ -405,7 +407,7 @@ class CountryUniverse:
         growth_pct: list[float | None] = [None] * n
         for i in range(1, n):
             shock = _SHOCKS.get(years_list[i], (0.0, 0.0))[0 if hic else 1]
-            gp = mu + shock + rng.gauss(0, 2.2)
+            gp = mu + shock + rng.gauss(0, 1.4 if hic else 2.4)
             growth_pct[i] = gp
             real[i] = real[i - 1] * (1 + gp / 100)
         drift, level = rng.uniform(0.02, 0.045), 0.0
@@ -496,7 +498,7 @@ class CountryUniverse:
         """Each aggregate's series from its members' served values (null when coverage < 50%);
         GDP per capita is the aggregate's GDP over its population, so both must be current."""
         how = INDICATORS[ind].aggregate
-        pop_truth, gdp_truth = self.truth[POP], self.truth[GDP]
+        pop_truth, gdp_truth, own_truth = self.truth[POP], self.truth[GDP], self.truth[ind]
         d = INDICATORS[ind].decimal
         if how == "ratio":  # GDP per capita: the aggregate's GDP over its population
             for code in self.members:
@@ -506,24 +508,28 @@ class CountryUniverse:
             return
         for code, members in self.members.items():
             series: list[float | None] = []
+            # Coverage is weighted by the indicator's own truth for sums, by population or
+            # GDP for means; below two thirds the aggregate is null, as WDI publishes it.
+            coverage = own_truth if how == "sum" else pop_truth if how == "pop" else gdp_truth
             for i in range(len(self.years)):
-                total_w = sum(pop_truth[m][i] or 0.0 for m in members)
+                total_w = sum(coverage[m][i] or 0.0 for m in members)
                 covered = acc = weight = 0.0
                 for m in members:
                     v = self.values[ind][m][i]
                     if v is None:
                         continue
-                    covered += pop_truth[m][i] or 0.0
+                    w = coverage[m][i] or 0.0
+                    covered += w
                     if how == "sum":
                         acc += v
                     else:
-                        w = (pop_truth if how == "pop" else gdp_truth)[m][i] or 0.0
                         acc += v * w
                         weight += w
-                if not covered or covered < 0.5 * total_w:
+                if not covered or covered < 2 / 3 * total_w:
                     series.append(None)
-                elif how == "sum":
-                    series.append(float(round(acc)) if d == 0 and ind == POP else round(acc, 2))
+                elif how == "sum":  # missing members imputed from their share of the truth
+                    total = acc * total_w / covered
+                    series.append(float(round(total)) if ind == POP else round(total, 2))
                 else:
                     series.append(round(acc / weight, d + 2) if weight else None)
             self.values[ind][code] = series
