@@ -36,7 +36,7 @@ import pyarrow as pa
 
 SDMX_ID = re.compile(r"^[A-Z][A-Z0-9_]*$")
 INTEGER_ATTRIBUTES = ("UNIT_MULT", "DECIMALS")
-CODES_ONLY, WITH_LABELS = "csv", "csvfilewithlabels"
+CODES_ONLY, WITH_LABELS, CODES_WITH_ACTIONS = "csv", "csvfilewithlabels", "csvfile"
 _MISSING = ("", "NaN", "nan")
 
 
@@ -122,14 +122,14 @@ def _layout(header: list[str], where: str) -> _Layout:
     if header[0] == "DATAFLOW":
         layout, flow, action, first = CODES_ONLY, 0, None, 1
     elif header[:2] == ["STRUCTURE", "STRUCTURE_ID"] and "ACTION" in header:
-        layout, flow, action = WITH_LABELS, 1, header.index("ACTION")
+        # csvfilewithlabels names the structure too; csvfile (SDMX-CSV 2.0, codes only) does not
+        layout = WITH_LABELS if "STRUCTURE_NAME" in header else CODES_WITH_ACTIONS
+        flow, action = 1, header.index("ACTION")
         first = action + 1
     else:
         raise SdmxCsvError(f"{where}: the header {','.join(header)[:200]!r} is not SDMX-CSV; "
                            f"{expected}.", retriable=True)
-    codes = [(h, i) for i, h in enumerate(header) if i >= first and SDMX_ID.match(h)]
-    if layout == WITH_LABELS:
-        codes = _code_columns(header, first)
+    codes = _code_columns(header, first, labelled=layout == WITH_LABELS)
     names = [h for h, _ in codes]
     for needed in ("TIME_PERIOD", "OBS_VALUE"):
         if needed not in names:
@@ -142,12 +142,14 @@ def _layout(header: list[str], where: str) -> _Layout:
                    codes[value_at][1], tuple(c for c in codes[value_at + 1:] if c[0] != "ACTION"))
 
 
-def _code_columns(header: list[str], first: int) -> list[tuple[str, int]]:
-    """The code columns of a labelled header. OECD writes strict code,label pairs; when
-    every pair's first header is an SDMX id that is the reading (a label may itself look
-    like an id), else each id column is a code and anything else a label."""
+def _code_columns(header: list[str], first: int, labelled: bool) -> list[tuple[str, int]]:
+    """The code columns from `first` on. A labelled header has strict code,label pairs;
+    when every pair's first header is an SDMX id and some label is not, that is the reading
+    (a label may itself look like an id). Else each id column is a code and anything else a
+    label."""
     rest = header[first:]
-    if len(rest) % 2 == 0 and all(SDMX_ID.match(h) for h in rest[::2]):
+    if labelled and len(rest) % 2 == 0 and all(SDMX_ID.match(h) for h in rest[::2]) and not all(
+            SDMX_ID.match(h) for h in rest[1::2]):
         return [(h, first + i) for i, h in enumerate(rest) if i % 2 == 0]
     return [(h, first + i) for i, h in enumerate(rest) if SDMX_ID.match(h)]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.oecd import OecdError, dataflow_pipeline, load_dataflow
-from pipelines.oecd.sdmx_csv import CODES_ONLY, WITH_LABELS, SdmxCsvError, parse_sdmx_csv
+from pipelines.oecd.sdmx_csv import CODES_ONLY, CODES_WITH_ACTIONS, WITH_LABELS, SdmxCsvError, parse_sdmx_csv
 from tests.conftest import REALDATA, query
 
 OECD = REALDATA / "oecd"
@@ -107,6 +107,19 @@ def test_labelled_layout_with_actions():
     assert deleted["deleted"] is True and deleted["obs_value"] is None
     assert added["series_key"] == "ZZZ.B1GQ_V.XDC.A" and added["unit_mult"] == 9
     assert added["currency"] == "ZZD"
+
+
+def test_codes_with_actions_layout():
+    """format=csvfile: SDMX-CSV 2.0 with ACTION but no labels; every column is a code."""
+    body = ("STRUCTURE,STRUCTURE_ID,ACTION,REF_AREA,MEASURE,UNIT_MEASURE,FREQ,TIME_PERIOD,"
+            "OBS_VALUE,OBS_STATUS,UNIT_MULT,DECIMALS,CURRENCY\r\n"
+            f"DATAFLOW,{GDP_FLOW},D,CIV,B1GQ_V,USD,A,2014,,,,,\r\n")
+    parsed = parse_sdmx_csv(body, "gdp", "inline")
+    assert parsed.layout == CODES_WITH_ACTIONS
+    assert parsed.dimensions == ("REF_AREA", "MEASURE", "UNIT_MEASURE", "FREQ")
+    assert parsed.attributes == ("OBS_STATUS", "UNIT_MULT", "DECIMALS", "CURRENCY")
+    assert parsed.table.to_pylist()[0]["series_key"] == "CIV.B1GQ_V.USD.A"
+    assert parsed.deleted == 1
 
 
 @pytest.mark.parametrize("body, expected", [
