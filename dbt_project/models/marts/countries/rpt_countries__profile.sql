@@ -7,7 +7,9 @@
     two columns on the next build).
 #}
 
-{%- set indicators = country_indicators(ref('int_countries__indicator_years')) %}
+{%- set indicators = country_indicators(
+    ref('int_countries__indicator_years')
+) %}
 
 with
 
