@@ -31,7 +31,7 @@ from pipelines._common import postgres_pipeline, run_source
 
 from .budget import OecdBudgetExceeded, RequestLedger, mount_budget
 from .budget import ledger_path as default_ledger_path
-from .helpers import OecdError, explain, http_error, no_results, unreachable
+from .helpers import NOTHING_LOST, OecdError, explain, http_error, no_results, unreachable
 from .sdmx_csv import CODES_ONLY, WITH_LABELS, SdmxCsvError, parse_sdmx_csv
 from .settings import OECD_URL, Dataflow, load_dataflows, load_settings
 
@@ -140,7 +140,7 @@ def _dataflow_resource(flow: Dataflow, base_url: str, http: Client, ledger: Requ
             try:
                 parsed = parse_sdmx_csv(response.text, flow.name, url)
             except SdmxCsvError as err:
-                raise OecdError(str(err), retriable=err.retriable) from err
+                raise OecdError(f"{err} {NOTHING_LOST}", retriable=err.retriable) from err
             log.info("oecd.%s: %d observations (%d deleted) from %s", flow.name,
                      parsed.num_rows, parsed.deleted, url)
             if parsed.num_rows:

@@ -205,9 +205,9 @@ class _Columns:
             pass
         raise SdmxCsvError(
             f"{self.where}: line {line}, column {column}: {text[:40]!r} is not "
-            f"{'a number' if kind is float else 'a whole number'}. The row is not loaded and "
-            f"neither is the rest of this dataflow (the cursor did not move); report it to "
-            f"OECD or narrow the dataflow's key in pipelines/oecd/dataflows.yml.")
+            f"{'a number' if kind is float else 'a whole number'}. The load stops here rather "
+            f"than skip the row; report it to OECD or narrow the dataflow's key in "
+            f"pipelines/oecd/dataflows.yml.")
 
     def table(self) -> pa.Table:
         lay = self.layout

@@ -151,3 +151,36 @@ def test_unknown_name_is_refused_before_any_request(api, load):
     with pytest.raises(OecdError, match="unknown OECD dataflow.*no_such_flow"):
         load(["no_such_flow"])
     assert data_requests(api) == []
+
+
+FAULTS = {
+    # knobs, expected in the message, retriable
+    "429 past every retry": ({"rate_limit_next": 10, "retry_after": 1},
+                             "HTTP 429 (too many requests) after every retry; OECD asks to wait 1 s", True),
+    "HTML maintenance page": ({"html_200_next": 1}, "returned an HTML page where SDMX-CSV was expected",
+                              True),
+    "5xx past every retry": ({"server_error_next": 10}, "HTTP 503", True),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=list(FAULTS))
+def test_faults_fail_clearly_and_the_cursor_stays(fault, api, load, warehouse_db, tmp_path):
+    knobs, expected, retriable = FAULTS[fault]
+    load(["gdp"])
+    before = raw(warehouse_db, "gdp")
+    for knob, value in knobs.items():
+        setattr(api.faults, knob, value)
+    api.requests.clear()
+    with pytest.raises(OecdError) as failure:
+        load(["gdp"], max_attempts=2)
+    message = str(failure.value)
+    assert "dataflow gdp: GET http://127.0.0.1:" in message and "DF_REFSERIES_GLOBAL" in message
+    assert expected in message and "cursor did not move" in message
+    assert failure.value.retriable is retriable
+    assert raw(warehouse_db, "gdp") == before
+    updated_after = data_requests(api)[0].params["updatedAfter"]
+
+    api.faults.reset()
+    api.requests.clear()
+    load(["gdp"])
+    assert data_requests(api)[0].params["updatedAfter"] == updated_after  # the cursor stayed
