@@ -202,6 +202,7 @@ def test_budget_is_never_exceeded_by_a_run_that_asks_for_more(api, four_dataflow
     tables = {t for (t,) in query(warehouse_db, "select table_name from information_schema.tables "
                                                 "where table_schema = 'raw_oecd'")}
     assert set(loaded) <= tables and refused not in tables
+    cursors = {name: _cursor(name, dlt_dir) for name in loaded}
 
     # another process, with a ledger of its own making, finds the hour spent: nothing is sent
     started = time.time()
@@ -219,6 +220,7 @@ def test_budget_is_never_exceeded_by_a_run_that_asks_for_more(api, four_dataflow
     assert time.time() - started < 60
     assert len(_data_requests(api)) == 3  # still three in all
     assert _cursor(refused, dlt_dir) is None
+    assert {name: _cursor(name, dlt_dir) for name in loaded} == cursors  # no cursor moved
 
 
 @needs_api
