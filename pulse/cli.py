@@ -119,8 +119,7 @@ def cmd_sample_api(args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     if args.source != "chicago":
-        print(f"unknown source {args.source!r}; known sources: chicago", file=sys.stderr)
-        return 2
+        return _load_countries(args)
     from pipelines.chicago import SocrataError, load_chicago
 
     step(f"loading {args.source} into {warehouse.connection(role='loader').redacted()}")
@@ -141,6 +140,34 @@ def cmd_load(args: argparse.Namespace) -> int:
         return 1
     step(f"geocoded {stats.points_geocoded:,} new coordinate pairs "
          f"({stats.outside_boundaries:,} outside the boundaries) in {stats.seconds:.1f}s")
+    return 0
+
+
+def _load_countries(args: argparse.Namespace) -> int:
+    """`pulse load worldbank|oecd`: what changed upstream since the last load."""
+    step(f"loading {args.source} into {warehouse.connection(role='loader').redacted()}")
+    try:
+        if args.source == "worldbank":
+            from pipelines.worldbank import WorldBankError, load_worldbank
+
+            try:
+                infos = {"worldbank": load_worldbank()}
+            except WorldBankError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+        else:
+            from pipelines.oecd import OecdError, load_oecd
+
+            try:
+                infos = load_oecd(args.dataset or None)
+            except OecdError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+    except ValueError as err:  # an unknown dataflow or a bad declaration
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for name, info in infos.items():
+        print(f"{name}: {info}")
     return 0
 
 
@@ -180,6 +207,14 @@ def cmd_reports(args: argparse.Namespace) -> int:
         written, failed = [], [err]
     for report in written:
         print(f"{report.name}: {report.row_count:,} rows")
+    if any(r.name.startswith("rpt_countries__") for r in written):
+        from pulse.country_reports import export_country_reports
+
+        try:
+            countries = export_country_reports(args.country, out_dir)
+            print(f"countries/: {len(countries.countries)} per-country CSV files")
+        except ReportError as err:
+            failed.append(err)
     for err in failed:
         print(f"error: {err}", file=sys.stderr)
     print(f"index: {out_dir / 'index.html'}")
@@ -238,9 +273,10 @@ def parser() -> argparse.ArgumentParser:
     api.set_defaults(func=cmd_sample_api)
 
     load = sub.add_parser("load", help="run one source's dlt pipeline (incremental)")
-    load.add_argument("source", choices=["chicago"])
+    load.add_argument("source", choices=["chicago", "worldbank", "oecd"])
     load.add_argument("--dataset", action="append", metavar="NAME",
-                      help="load only this dataset of pipelines/chicago/datasets.yml (repeatable)")
+                      help="load only this dataset of pipelines/chicago/datasets.yml, or this "
+                      "dataflow of pipelines/oecd/dataflows.yml (repeatable)")
     load.set_defaults(func=cmd_load)
 
     build = sub.add_parser("build", help="dbt build; other options go to dbt (--select ...)")
@@ -254,6 +290,9 @@ def parser() -> argparse.ArgumentParser:
     reports = sub.add_parser("reports", help="every report mart as CSV, Parquet and JSON, "
                              "with an index.html (read as the analyst)")
     reports.add_argument("--out", help="the folder (default: PULSE_REPORTS_DIR, else reports/)")
+    reports.add_argument("--country", action="append", metavar="ISO3",
+                         help="write the per-country CSV of this country only (repeatable; "
+                         "default: every country)")
     reports.set_defaults(func=cmd_reports)
 
     demo = sub.add_parser("demo", help="everything end to end against the local API")

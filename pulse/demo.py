@@ -63,12 +63,14 @@ def run_demo(rows: int, revision_share: float) -> int:
 
     from orchestration.defs.project import prepare_dbt
     from pulse.sample_api import SampleApi, chicago_portal
+    from pulse.sample_api.countries import CountryApi, CountryUniverse
 
     started = time.perf_counter()
     step("warehouse: " + warehouse.connection().redacted())
     export_dbt_env()  # dbt runs as the transformer role, dlt as the loader
     step("dbt manifest")
     prepare_dbt()  # before the dbt assets load it
+    from orchestration.defs.countries import COUNTRY_INGEST, country_reports
     from orchestration.defs.dbt import dbt_models
     from orchestration.defs.geo import geocoded_points
     from orchestration.defs.ingestion import CHICAGO_INGEST
@@ -88,17 +90,27 @@ def run_demo(rows: int, revision_share: float) -> int:
                 share = max(1, int(len(dataset) * revision_share / 2))
                 dataset.apply_revision(new_rows=share, updated_rows=share)
 
-    with SampleApi(portal) as api:
+    universe = CountryUniverse(seed=SEED)
+    for run in range(state["runs"]):
+        universe.revise(share=revision_share, seed=run)
+    step(f"local World Bank and OECD APIs: {len(universe.countries)} economies, "
+         f"{len(universe.indicator_ids)} indicators, {len(universe.oecd_dataflows)} OECD dataflows")
+
+    with SampleApi(portal) as api, CountryApi(universe) as country_api:
         os.environ["SOURCES__CHICAGO__BASE_URL"] = api.url
-        step(f"materializing every asset (API {api.url} -> raw -> geocode -> staging -> "
-             "enriched -> marts -> reports/)")
+        os.environ["SOURCES__WORLDBANK__BASE_URL"] = country_api.worldbank_url
+        os.environ["SOURCES__OECD__BASE_URL"] = country_api.oecd_url
+        step(f"materializing every asset (APIs {api.url}, {country_api.url} -> raw -> geocode "
+             "-> staging -> enriched -> marts -> reports/)")
         result = dg.materialize(
-            [*CHICAGO_INGEST.values(), geocoded_points, dbt_models, *report_assets],
+            [*CHICAGO_INGEST.values(), *COUNTRY_INGEST, geocoded_points, dbt_models,
+             *report_assets, country_reports],
             resources=resources(),
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             raise_on_error=False,
         )
         fetched = sum(r.rows for r in api.data_requests())
+        country_requests = len(country_api.requests)
     if not result.success:
         for event in result.all_events:
             if event.is_failure:
@@ -113,10 +125,10 @@ def run_demo(rows: int, revision_share: float) -> int:
     else:
         what = (f"about {revision_share:.0%} of each dataset new or revised upstream since the "
                 "last run, the rest re-read from the overlap window before the cursor")
-    step(f"done in {time.perf_counter() - started:.1f}s: fetched {fetched:,} rows from the API "
-         f"({what})")
-    for table, count in _raw_counts(portal):
-        print(f" - raw_chicago.{table}: {count:,} rows")
+    step(f"done in {time.perf_counter() - started:.1f}s: fetched {fetched:,} rows from the "
+         f"Socrata API ({what}); {country_requests} World Bank and OECD requests")
+    for table, count in _raw_counts():
+        print(f" - {table}: {count:,} rows")
     print("\nReport marts:")
     for name, count in _mart_counts():
         print(f" - marts.{name}: {count:,} rows")
@@ -124,6 +136,7 @@ def run_demo(rows: int, revision_share: float) -> int:
     print(
         "\nNext:\n"
         f"  {_reports_index()}  every report as CSV, Parquet and JSON\n"
+        f"  {_reports_index().rsplit('/', 1)[0]}/countries/  one CSV per country\n"
         "  make demo        again: applies one more revision batch and loads only the delta\n"
         "  .venv/bin/pulse dev     the Dagster UI (asset graph, checks) on http://127.0.0.1:3000\n"
         "  .venv/bin/pulse docs    the dbt docs site on http://127.0.0.1:8080\n"
@@ -132,14 +145,19 @@ def run_demo(rows: int, revision_share: float) -> int:
     return 0
 
 
-def _raw_counts(portal: dict) -> list[tuple[str, int]]:
+def _raw_counts() -> list[tuple[str, int]]:
     from pipelines.chicago.settings import load_datasets
+    from pipelines.oecd.settings import load_dataflows
 
+    tables = [f"raw_chicago.{name}" for name in load_datasets()]
+    tables += [f"raw_worldbank.{name}" for name in ("countries", "indicator_values")]
+    tables += [f"raw_oecd.{name}" for name in load_dataflows()]
     counts = []
     with warehouse.connect(role="transformer") as conn, conn.cursor() as cur:
-        for name in load_datasets():
-            cur.execute(f'select count(*) from raw_chicago."{name}"')  # names from datasets.yml
-            counts.append((name, cur.fetchone()[0]))
+        for table in tables:  # names from the sources' declarations
+            schema, name = table.split(".")
+            cur.execute(f'select count(*) from {schema}."{name}"')
+            counts.append((table, cur.fetchone()[0]))
     return counts
 
 

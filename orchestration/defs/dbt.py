@@ -9,7 +9,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from pulse.dbt import export_dbt_env
 
-from .ingestion import raw_table_key
+from .ingestion import UNCHANGED, raw_table_key
 from .project import dbt_project
 
 # Unit tests check SQL logic on fixtures: they run in `make test`, not on every refresh.
@@ -43,5 +43,18 @@ class PulseDbtTranslator(DagsterDbtTranslator):
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
     """`dbt build` of the selected models: seeds, models and their tests, in dependency order."""
+    if nothing_new_upstream(context):
+        context.log.info("every load of this run found nothing new upstream: no dbt build")
+        return  # the outputs are skippable: the reports downstream skip too
     export_dbt_env()  # profiles.yml reads PG* variables: dbt runs as the transformer role
     yield from dbt.cli(DBT_BUILD_ARGS, context=context).stream().fetch_row_counts()
+
+
+def nothing_new_upstream(context: dg.AssetExecutionContext) -> bool:
+    """True when this run loaded raw tables and every one of them came back unchanged."""
+    records = context.instance.get_records_for_run(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    loads = [m for r in records if (m := r.event_log_entry.asset_materialization)
+             and m.asset_key.path[0].startswith("raw_")]
+    return bool(loads) and all(
+        getattr(m.metadata.get(UNCHANGED), "value", False) for m in loads)

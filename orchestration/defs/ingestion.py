@@ -68,6 +68,9 @@ def api_dataset_specs() -> list[dg.AssetSpec]:
     ]
 
 
+# Metadata of a raw table's materialization when the load found nothing new for it.
+UNCHANGED = "pulse/unchanged_upstream"
+
 # dlt retries each request (429, 5xx, resets, timeouts, truncated pages); this retries the
 # whole load after what outlasts that budget: a portal outage, a warehouse restart. A load
 # that failed left nothing behind and its cursor where the loaded data ends, so a retry
@@ -87,14 +90,14 @@ def dlt_load_asset(
     make_pipeline: Callable[[], Pipeline],
     explain: Callable[[BaseException], Exception | None],
     with_rejects: bool = False,
-    skip_unchanged: bool = False,
+    mark_unchanged: bool = False,
 ) -> dg.AssetsDefinition:
     """The load of one dlt source (a dataset, a provider) as one Dagster multi-asset.
 
     What @dlt_assets builds, spelled out: dagster-dlt's decorator takes no retry policy,
-    the rejects tables are outputs of the same load, and with `skip_unchanged` a table the
-    run wrote nothing to is not materialized: a run where nothing changed upstream skips
-    every asset downstream of it (no dbt build, no report export).
+    and the rejects tables are outputs of the same load. With `mark_unchanged`, a table the
+    run wrote nothing to is reported with `UNCHANGED` in its metadata: when every load of a
+    run says so, the dbt step of that run has nothing to rebuild and skips (defs/dbt.py).
     """
     specs = build_dlt_asset_specs(
         dlt_source=make_source(),
@@ -103,8 +106,6 @@ def dlt_load_asset(
     )
     if with_rejects:
         specs += [rejects_spec(spec) for spec in specs]
-    if skip_unchanged:
-        specs = [spec.replace_attributes(skippable=True) for spec in specs]
 
     @dg.multi_asset(specs=specs, name=name, can_subset=True, retry_policy=INGEST_RETRY_POLICY)
     def load(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator:
@@ -120,10 +121,8 @@ def dlt_load_asset(
                 loader_file_format=LOADER_FILE_FORMAT,
             ))
             for event in events:
-                if skip_unchanged and not (event.metadata or {}).get("jobs"):
-                    context.log.info(f"{event.asset_key.to_user_string()}: unchanged upstream, "
-                                     "nothing loaded; assets downstream of it are skipped")
-                    continue
+                if mark_unchanged and not (event.metadata or {}).get("jobs"):
+                    event = event._replace(metadata={**event.metadata, UNCHANGED: True})
                 yield event
             if with_rejects:
                 yield from _rejects_results(context, pipeline)

@@ -1,14 +1,6 @@
 """The code location loads, and the asset graph runs API -> raw -> staging -> enriched -> marts."""
 
 import dagster as dg
-import pytest
-
-
-@pytest.fixture(scope="module")
-def defs(dbt_manifest) -> dg.Definitions:
-    from orchestration.definitions import defs
-
-    return defs
 
 
 def test_definitions_load_without_errors(defs):

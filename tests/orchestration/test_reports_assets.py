@@ -11,13 +11,6 @@ from tests.conftest import query
 
 
 @pytest.fixture(scope="module")
-def defs(dbt_manifest) -> dg.Definitions:
-    from orchestration.definitions import defs
-
-    return defs
-
-
-@pytest.fixture(scope="module")
 def report_marts(dbt_manifest) -> list[str]:
     manifest = json.loads(dbt_manifest.read_text())
     return sorted(n["name"] for n in manifest["nodes"].values()

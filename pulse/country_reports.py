@@ -1,0 +1,121 @@
+"""Per-country reports: one CSV per country, every year of its growth, health and economy.
+
+What an analyst sends a country desk: `reports/countries/<ISO3>.csv`, a row per year with
+the country's population and GDP growth, health and economy figures, read as the analyst
+role from the three yearly country marts in one snapshot, so the files agree with each other
+and with the mart reports beside them. CSV as in pulse/reports.py (text quoted, NULL empty).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulse import warehouse
+from pulse.reports import ReportError, reports_dir
+
+COUNTRIES_FOLDER = "countries"
+# The yearly marts joined per (country, year); their columns after the key, in this order.
+YEARLY_MARTS = ("rpt_countries__growth", "rpt_countries__health_trends", "rpt_countries__economy")
+KEY = ("country_code", "year")
+
+
+@dataclass(frozen=True)
+class CountryReports:
+    directory: Path
+    countries: tuple[str, ...]  # ISO3 codes written
+    columns: tuple[str, ...]
+    rows: int
+
+
+def _columns(cur, table: str) -> list[str]:
+    cur.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'marts' and table_name = %s order by ordinal_position", (table,))
+    return [name for (name,) in cur.fetchall()]
+
+
+def _select(columns_by_mart: dict[str, list[str]]) -> tuple[str, list[str]]:
+    """Every (country, year) of any yearly mart, with each mart's columns (each name once)."""
+    keys = " union ".join(f'select country_code, year from marts."{m}"' for m in columns_by_mart)
+    picks, names, joins = [], [], []
+    for i, (mart, columns) in enumerate(columns_by_mart.items()):
+        joins.append(f'left join marts."{mart}" m{i} using (country_code, year)')
+        for column in columns:
+            if column not in names:
+                picks.append(f'm{i}."{column}"')
+                names.append(column)
+    sql = (f"with keys as ({keys}) select k.country_code, p.country_name, k.year, "
+           f"{', '.join(picks)} from keys k join marts.rpt_countries__profile p "
+           f"using (country_code) {' '.join(joins)}")
+    return sql, ["country_code", "country_name", "year", *names]
+
+
+def export_country_reports(countries: Iterable[str] | None = None, out_dir: Path | None = None,
+                           conn: warehouse.Connection | None = None) -> CountryReports:
+    """Writes `<out_dir>/countries/<ISO3>.csv` for every country (or those named).
+
+    An unknown code fails with the codes that exist, before anything is written.
+    """
+    import psycopg2
+
+    wanted = sorted({c.strip().upper() for c in countries or () if c.strip()})
+    out = (Path(out_dir) if out_dir is not None else reports_dir()) / COUNTRIES_FOLDER
+    conn = conn or warehouse.connection(role="analyst")
+    pg = psycopg2.connect(conn.url())
+    try:
+        with pg, pg.cursor() as cur:
+            cur.execute("set transaction isolation level repeatable read, read only")
+            missing = [m for m in (*YEARLY_MARTS, "rpt_countries__profile")
+                       if not _columns(cur, m)]
+            if missing:
+                raise ReportError(
+                    f"country reports: marts.{', marts.'.join(missing)} not found (or not "
+                    f"readable as {conn.user}): build them first with `pulse build`")
+            sql, names = _select({m: [c for c in _columns(cur, m)
+                                      if c not in (*KEY, "country_name")] for m in YEARLY_MARTS})
+            cur.execute("select country_code from marts.rpt_countries__profile order by 1")
+            known = [code for (code,) in cur.fetchall()]
+            unknown = sorted(set(wanted) - set(known))
+            if unknown:
+                raise ReportError(
+                    f"country reports: no country {', '.join(unknown)} in "
+                    f"marts.rpt_countries__profile; known codes (ISO3): "
+                    f"{', '.join(known[:40])}{' ...' if len(known) > 40 else ''}")
+            where = " where k.country_code = any(%s)" if wanted else ""
+            cur.execute(f"{sql}{where} order by 1, 3", (wanted,) if wanted else None)
+            rows = cur.fetchall()
+    except psycopg2.Error as err:
+        first_line = (err.pgerror or str(err)).strip().splitlines()[0]
+        raise ReportError(f"country reports: reading the marts as {conn.user} failed: "
+                          f"{first_line}") from err
+    finally:
+        pg.close()
+    by_country: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_country.setdefault(row[0], []).append(row)
+    out.mkdir(parents=True, exist_ok=True)
+    for code, country_rows in by_country.items():
+        _write(out / f"{code}.csv", names, country_rows)
+    return CountryReports(out, tuple(by_country), tuple(names), len(rows))
+
+
+def _field(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return '"' + value.replace('"', '""') + '"'
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _write(path: Path, names: Sequence[str], rows: Sequence[tuple]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(",".join(_field(n) for n in names) + "\n")
+        for row in rows:
+            f.write(",".join(_field(v) for v in row) + "\n")
+    os.replace(tmp, path)  # a reader sees the old file or the new one, never half
