@@ -2,10 +2,11 @@
 
 A small synthetic universe of countries (the local API's, and a hand-made one with the
 edge cases) is written straight into raw_worldbank and raw_oecd in the raw contract's
-shape (what the dlt sources load, _dlt_load_id included), as the admin; `dbt build` of the country marts and everything upstream runs as the
-transformer. The expected marts are computed here in pandas from the universe's API
-rows, not from SQL: the World Bank preferred, the OECD's totals filling its gaps,
-aggregates (and areas the World Bank does not know) left out.
+shape (what the dlt sources load, _dlt_load_id included), as the admin; `dbt build` of
+the country marts and everything upstream runs as the transformer. The expected marts
+are computed here in pandas from the universe's API rows, not from SQL: the World Bank
+preferred, the OECD's totals filling its gaps, aggregates (and areas the World Bank does
+not know) left out.
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ class EdgeCaseUniverse:
                 for codes, share in variants:
                     value = "" if rng.random() < 0.05 else repr(total * share / 10 ** mult)
                     row = {"DATAFLOW": f"{flow.agency}:{flow.id}({flow.version})",
-                           **dict(zip(flow.dimensions, (area, *codes))),
+                           **dict(zip(flow.dimensions, (area, *codes), strict=True)),
                            "TIME_PERIOD": str(year), "OBS_VALUE": value, "OBS_STATUS": "A",
                            "UNIT_MULT": str(mult), "DECIMALS": "0"}
                     if name == "gdp":
@@ -300,7 +301,7 @@ def expected_indicator_years(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     countries = tables["raw_worldbank.countries"]
     values = tables["raw_worldbank.indicator_values"].dropna(subset=["value"]).copy()
     values["indicator"] = values["indicator_id"].map(INDICATORS)
-    by_iso2 = dict(zip(countries["iso2_code"], countries["id"]))
+    by_iso2 = dict(zip(countries["iso2_code"], countries["id"], strict=True))
     values["country_code"] = values["country_iso3"].where(
         values["country_iso3"].notna(), values["country_id"].map(by_iso2))
     wb = values[["country_code", "indicator", "year", "value"]].rename(
@@ -368,7 +369,7 @@ def wide(years: pd.DataFrame, indicators: list[str]) -> pd.DataFrame:
 def shifted(frame: pd.DataFrame, column: str, years: int) -> pd.Series:
     """The value `years` years earlier for the same country: exactly that year, or NaN."""
     earlier = frame.set_index(["country_code", "year"])[column]
-    keys = zip(frame["country_code"], frame["year"] - years)
+    keys = zip(frame["country_code"], frame["year"] - years, strict=True)
     return pd.Series([earlier.get(k, float("nan")) for k in keys], index=frame.index)
 
 
