@@ -440,16 +440,48 @@ def assert_frames_equal(name: str, got: pd.DataFrame, want: pd.DataFrame,
 # --- the test ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["shared", "edge_cases"])
-def built(request, warehouse_db):
+@pytest.fixture(scope="module", params=["shared", "edge_cases", "loaded_by_the_sources"])
+def built(request, warehouse_db, tmp_path_factory):
     """The raw tables of one universe, and every country model built from them."""
-    universe = shared_universe() if request.param == "shared" else EdgeCaseUniverse()
-    tables = raw_tables(universe)
-    write_raw(warehouse_db, tables)
+    if request.param == "loaded_by_the_sources":
+        tables = load_through_the_sources(warehouse_db, tmp_path_factory.mktemp("sources"))
+    else:
+        universe = shared_universe() if request.param == "shared" else EdgeCaseUniverse()
+        tables = raw_tables(universe)
+        write_raw(warehouse_db, tables)
     build = run_dbt("build", "--select", f"+{MARTS}")
     assert build.returncode == 0, build.stdout[-6000:]
     yield tables
     drop_country_data(warehouse_db)
+
+
+def load_through_the_sources(conn: warehouse.Connection, workdir) -> dict[str, pd.DataFrame]:
+    """End to end: the real dlt sources load the shared universe from the local API, it is
+    revised (OECD deletions included), and they load again incrementally; returns the
+    universe's truth after the revision, which the marts must then equal."""
+    from pipelines.oecd import load_oecd
+    from pipelines.worldbank import load_worldbank
+    from pipelines.worldbank.settings import load_indicators
+    from pulse.sample_api.countries import CountryApi
+
+    drop_country_data(conn)
+    universe = shared_universe()
+    declared = workdir / "indicators.yml"  # the shipped file plus one line: EXTRA
+    declared.write_text("".join(f"- {{id: {i.id}, name: {i.name}, unit: '{i.unit}'}}\n"
+                                for i in load_indicators().values())
+                        + "".join(f"- {{id: {i}, name: {n}, unit: '%'}}\n" for i, n in EXTRA.items()))
+    with CountryApi(universe) as api, pytest.MonkeyPatch.context() as env:
+        env.setenv("SOURCES__WORLDBANK__BASE_URL", api.worldbank_url)
+        env.setenv("SOURCES__OECD__BASE_URL", api.oecd_url)
+        env.setenv("SOURCES__OECD__MIN_SECONDS_BETWEEN_REQUESTS", "0")
+        env.setenv("PULSE_WORLDBANK_INDICATORS", str(declared))
+        for run in range(2):
+            load_worldbank(pipelines_dir=workdir / "dlt")
+            load_oecd(pipelines_dir=workdir / "dlt")
+            if run == 0:
+                summary = universe.revise(share=0.05, seed=11)
+                assert summary.oecd_deleted and summary.values_revised
+    return raw_tables(universe)
 
 
 def drop_country_data(conn: warehouse.Connection) -> None:
