@@ -141,6 +141,10 @@ def _dataflow_resource(flow: Dataflow, base_url: str, http: Client, ledger: Requ
                 parsed = parse_sdmx_csv(response.text, flow.name, url)
             except SdmxCsvError as err:
                 raise OecdError(f"{err} {NOTHING_LOST}", retriable=err.retriable) from err
+            if problem := incomplete(response.text, parsed.num_rows):
+                # loaded as it is, the cursor would move past every observation it lacks
+                raise OecdError(f"dataflow {flow.name}: GET {url} returned HTTP 200 with {problem}. "
+                                f"Retry later. {NOTHING_LOST}", retriable=True)
             log.info("oecd.%s: %d observations (%d deleted) from %s", flow.name,
                      parsed.num_rows, parsed.deleted, url)
             if parsed.num_rows:
@@ -150,6 +154,17 @@ def _dataflow_resource(flow: Dataflow, base_url: str, http: Client, ledger: Requ
         state["last_url"] = url
 
     return observations
+
+
+def incomplete(text: str, rows: int) -> str:
+    """What says an SDMX-CSV answer is not whole ("" when nothing does): OECD ends every
+    body with a line end, and answers 404 NoResultsFound rather than a header alone."""
+    if not text.endswith("\n"):
+        return f"a body that ends mid-line ({text.rstrip()[-60:]!r}): it was cut"
+    if not rows:
+        return ("an SDMX-CSV header and no observations, where OECD answers 404 NoResultsFound "
+                "when nothing matches: the answer is incomplete")
+    return ""
 
 
 def dataflow_source(name: str, **source_args: Any) -> Any:
