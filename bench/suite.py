@@ -8,6 +8,11 @@ The local API serves the whole Chicago portal: `--rows` crimes, `--dataset-rows`
 Each repetition backfills every dataset (and measures each rows dataset's COPY
 ceiling), geocodes, builds dbt, then refreshes every dataset after one 1% revision.
 
+The country section (bench/countries.py) loads the World Bank and OECD sources from the
+local country API: backfills, no-change and 1% refreshes, the country models' dbt build and
+Dagster's countries_refresh job. `--only chicago` / `--only countries` runs one section and
+keeps the other's previous results, labelled with the date of the run they came from.
+
 Writes bench/results/latest.json and bench/results/latest.md (the README's table).
 """
 
@@ -22,15 +27,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench import countries
 from bench.api import sample_api
 from pipelines.chicago.settings import load_datasets
 from pulse import warehouse
 from pulse.warehouse import PROJECT_ROOT
 
 DATABASE = "pulse_bench"
+SECTIONS = ("chicago", "countries")
 POSTGRES = "embedded PostgreSQL 16"
 REFRESH_SELECT = "source:chicago+"
 DATASETS = load_datasets()
@@ -338,8 +347,38 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@contextmanager
+def scratch_database(name: str) -> Iterator[None]:
+    """A database of its own for a section: every step and dbt load into it; dropped after."""
+    saved = dict(os.environ)
+    warehouse.drop_database(name)
+    conn = warehouse.create_database(name)
+    os.environ["WAREHOUSE_URL"] = conn.url()  # every step and dbt load into this database
+    os.environ.update(conn.libpq_env())
+    from orchestration.defs.project import prepare_dbt
+
+    prepare_dbt()  # the manifest names this database; the Dagster steps read it
+    try:
+        yield
+    finally:
+        warehouse.drop_database(name)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def carried(previous: dict[str, Any] | None, section: str, now: str) -> str:
+    """The line that says a section's numbers come from an earlier run, not this one."""
+    if not previous:
+        return f"{section}: not run on {now}, and no earlier results to show."
+    return (f"**{section}: not re-run on {now}; the numbers below are from the run of "
+            f"{previous['when']}.**")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=SECTIONS, default=None,
+                        help="run one section; the other keeps its previous results, labelled with "
+                             "their date")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--compare-rows", type=int, default=100_000,
@@ -348,32 +387,59 @@ def main(argv: list[str] | None = None) -> int:
                         help="distinct points the geocoder locates (default: --rows)")
     parser.add_argument("--dataset-rows", type=int, default=None,
                         help="rows of each rows dataset besides crimes (default: --rows / 5)")
+    parser.add_argument("--countries", type=int, default=200,
+                        help="countries of the country section's universe (plus its aggregates)")
+    parser.add_argument("--first-year", type=int, default=1960,
+                        help="first year of the country section's universe (to 2025)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results")
     args = parser.parse_args(argv)
+    sections = [args.only] if args.only else list(SECTIONS)
 
-    dataset_rows = args.dataset_rows if args.dataset_rows is not None else args.rows // 5
     global POSTGRES
     POSTGRES = "embedded PostgreSQL 16" if warehouse.is_embedded() else "WAREHOUSE_URL's server"
-    warehouse.drop_database(DATABASE)
-    conn = warehouse.create_database(DATABASE)
-    os.environ["WAREHOUSE_URL"] = conn.url()  # every step and dbt load into this database
-    os.environ.update(conn.libpq_env())
-    from orchestration.defs.project import prepare_dbt
-
-    prepare_dbt()  # the manifest names this database; the Dagster steps read it
-    try:
-        runs = run_suite(args.rows, args.repeat, min(args.compare_rows, args.rows),
-                         args.geocode_points or args.rows, dataset_rows)
-    finally:
-        warehouse.drop_database(DATABASE)
-    result = report(args.rows, min(args.compare_rows, args.rows), runs, dataset_rows)
-    result["runs"] = runs
+    previous = _previous(args.out / "latest.json")
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if "chicago" in sections:
+        dataset_rows = args.dataset_rows if args.dataset_rows is not None else args.rows // 5
+        with scratch_database(DATABASE):
+            runs = run_suite(args.rows, args.repeat, min(args.compare_rows, args.rows),
+                             args.geocode_points or args.rows, dataset_rows)
+        result = report(args.rows, min(args.compare_rows, args.rows), runs, dataset_rows)
+        result["runs"] = runs
+        chicago_table = markdown(result)
+    else:  # the previous Chicago results, as they were (their own "when")
+        result = {k: v for k, v in (previous or {}).items() if k not in ("countries", "sections_run")}
+        chicago_table = carried(result or None, "Chicago", now) + (
+            "\n\n" + markdown(result) if result else "\n")
+    machine = (f"{os.cpu_count()} cores, {POSTGRES}")
+    if "countries" in sections:
+        with scratch_database(countries.DATABASE):
+            scale, country_runs = countries.run_section(step, args.repeat, args.countries,
+                                                        args.first_year)
+        result["countries"] = countries.report(scale, country_runs, now)
+        result["countries"]["machine"] = machine
+        result["countries"]["runs"] = country_runs
+        country_table = countries.markdown(result["countries"], machine)
+    else:
+        old = (previous or {}).get("countries")
+        if old:
+            result["countries"] = old
+        country_table = carried(old, "Countries", now) + (
+            "\n\n" + countries.markdown(old, old.get("machine", "")) if old else "\n")
+    result["sections_run"] = {"when": now, "sections": sections}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    table = markdown(result)
+    table = f"## Chicago\n\n{chicago_table}\n## Countries (World Bank, OECD)\n\n{country_table}"
     (args.out / "latest.md").write_text(table)
     print("\n" + table)
     return 0
+
+
+def _previous(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
 
 
 if __name__ == "__main__":
