@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dlt
@@ -29,6 +29,28 @@ logging.getLogger("dlt").addFilter(_DeclaredTypesKept())
 
 # Local dlt state lives beside the embedded warehouse; the state of record is in Postgres.
 PIPELINES_DIR = warehouse.PROJECT_ROOT / ".warehouse" / "dlt"
+
+
+class SourceError(RuntimeError):
+    """A load failed for good, with a message that says what failed, where (the dataset,
+    the URL without secrets) and what to do. Each source has its own subclass.
+
+    `retriable` is False when running again cannot help (a bad query, an unknown id, a
+    refused token): Dagster then fails the run at once instead of retrying it.
+    """
+
+    def __init__(self, message: str, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
+
+def causes(err: BaseException | None) -> Iterator[BaseException]:
+    """`err` and every exception it was raised from or during, each once, outermost first."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
 
 
 def raw_dataset(source_name: str) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from requests import Response
 from requests.exceptions import ChunkedEncodingError, HTTPError, RequestException
+
+from pipelines._common import SourceError, causes
 
 SECRET_PARAMS = {"$$app_token", "app_token", "token"}
 
@@ -18,15 +20,11 @@ NOTHING_LOST = ("Nothing from this run was loaded and the cursor did not move: t
                 "starts where the last successful load ended.")
 
 
-class SocrataError(RuntimeError):
+class SocrataError(SourceError):
     """A Socrata request failed for good: says which dataset, which URL and what to do.
 
     `retriable` is False when running again cannot help (a bad query, a refused token).
     """
-
-    def __init__(self, message: str, retriable: bool = True) -> None:
-        super().__init__(message)
-        self.retriable = retriable
 
 
 class SocrataBadPage(ChunkedEncodingError):
@@ -86,17 +84,9 @@ def soql_timestamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _causes(err: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        yield err
-        err = err.__cause__ or err.__context__
-
-
 def failed_dataset(err: BaseException, datasets: Mapping[str, Any]) -> str:
     """"<name> (<id>)" of the dataset whose request failed, found by the id in its URL."""
-    for cause in _causes(err):
+    for cause in causes(err):
         request = getattr(cause, "request", None) or getattr(
             getattr(cause, "response", None), "request", None)
         where = f"{getattr(request, 'url', None)} {cause}"  # a bad page names its URL
@@ -109,7 +99,7 @@ def failed_dataset(err: BaseException, datasets: Mapping[str, Any]) -> str:
 def explain(err: BaseException, datasets: Mapping[str, Any]) -> SocrataError | None:
     """Turns an HTTP failure somewhere in `err`'s chain into a SocrataError, else None."""
     dataset = failed_dataset(err, datasets)
-    for cause in _causes(err):
+    for cause in causes(err):
         if isinstance(cause, SocrataError):
             return cause
         if isinstance(cause, SocrataBadPage):

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from requests import Response
 from requests.exceptions import HTTPError, RequestException
 
+from pipelines._common import SourceError, causes
+
 NOTHING_LOST = ("Nothing from this run was loaded and the cursor did not move: the next run "
                 "asks again from where the last successful load ended.")
 
 
-class OecdError(RuntimeError):
+class OecdError(SourceError):
     """An OECD data query failed for good: says which dataflow, which URL and what to do.
 
     `retriable` is False when running again cannot help (an unknown dataflow, a bad key).
     """
-
-    def __init__(self, message: str, retriable: bool = True) -> None:
-        super().__init__(message)
-        self.retriable = retriable
 
 
 def no_results(response: Response) -> bool:
@@ -73,21 +71,13 @@ def unreachable(dataflow: str, url: str, err: RequestException) -> OecdError:
         f"SOURCES__OECD__REQUEST_TIMEOUT. {NOTHING_LOST}")
 
 
-def _causes(err: BaseException | None) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        yield err
-        err = err.__cause__ or err.__context__
-
-
 def explain(err: BaseException, dataflows: Mapping[str, Any]) -> OecdError | None:
     """The OecdError somewhere in `err`'s chain (the resource raises them), else one made
     from an HTTP failure in the chain, else None."""
-    for cause in _causes(err):
+    for cause in causes(err):
         if isinstance(cause, OecdError):
             return cause
-    for cause in _causes(err):
+    for cause in causes(err):
         request = getattr(cause, "request", None)
         url = getattr(request, "url", None) or "?"
         name = next((n for n, flow in dataflows.items() if f"/{flow.flow_ref}/" in str(url)),

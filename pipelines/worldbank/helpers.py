@@ -10,7 +10,6 @@ that says which indicator, which URL, and what to do.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +20,8 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from requests import Response
 from requests.exceptions import ChunkedEncodingError, HTTPError, RequestException
 
+from pipelines._common import SourceError, causes
+
 from .paging import PageMeta, page_meta
 
 NOTHING_LOST = ("Nothing from this run was loaded and no indicator's state moved: the next run "
@@ -28,15 +29,11 @@ NOTHING_LOST = ("Nothing from this run was loaded and no indicator's state moved
 _INDICATOR_IN_PATH = re.compile(r"/countr(?:y|ies)/([^/?]+)/indicators?/([^/?]+)")
 
 
-class WorldBankError(RuntimeError):
+class WorldBankError(SourceError):
     """A World Bank request failed for good: says which indicator, which URL and what to do.
 
     `retriable` is False when running again cannot help (an unknown indicator, a bad request).
     """
-
-    def __init__(self, message: str, retriable: bool = True) -> None:
-        super().__init__(message)
-        self.retriable = retriable
 
 
 class WorldBankBadPage(ChunkedEncodingError):
@@ -144,17 +141,9 @@ def _snippet(response: Response) -> str:
     return repr(text[:120])
 
 
-def _causes(err: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        yield err
-        err = err.__cause__ or err.__context__
-
-
 def explain(err: BaseException) -> WorldBankError | None:
     """Turns an HTTP failure somewhere in `err`'s chain into a WorldBankError, else None."""
-    for cause in _causes(err):
+    for cause in causes(err):
         if isinstance(cause, WorldBankError):
             return cause
         if isinstance(cause, WorldBankBadPage):
