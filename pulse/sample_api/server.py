@@ -392,7 +392,53 @@ def _make_server(host: str, port: int, state: _State) -> ThreadingHTTPServer:
     return server
 
 
-class SampleApi:
+class BackgroundServer:
+    """An HTTP server on a daemon thread, for tests and the demo: `start()`/`stop()`, or
+    use it as a context manager. Subclasses say how to build the server."""
+
+    _thread_name = "sample-api"
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port  # port 0: a free one
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _make_server(self) -> ThreadingHTTPServer:
+        raise NotImplementedError  # each API builds its own handler
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running: call start() or use it "
+                               "as a context manager")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Any:
+        if self._server is None:
+            self._server = self._make_server()
+            self._server.daemon_threads = True  # a hung client must not block shutdown
+            self._thread = threading.Thread(target=self._server.serve_forever,
+                                            name=self._thread_name, daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class SampleApi(BackgroundServer):
     """A SODA server on a background thread; use as a context manager.
 
         with SampleApi(CrimesDataset(10_000, seed=1)) as api:
@@ -419,16 +465,12 @@ class SampleApi:
         self.faults = faults if faults is not None else Faults()
         self.requests: list[RequestRecord] = []
         self._state = _State(self.datasets, self.faults, required_token, self.requests)
-        self._host, self._port = host, port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port)
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("SampleApi is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    _thread_name = "sample-soda"
+
+    def _make_server(self) -> ThreadingHTTPServer:
+        return _make_server(self._host, self._port, self._state)
 
     @property
     def resource_url(self) -> str:
@@ -452,28 +494,6 @@ class SampleApi:
         """Requests that reached `/api/views/` (of `dataset_id`, if given; any status)."""
         return [r for r in self.requests if r.path.startswith("/api/views/") and (
             dataset_id is None or r.path[11:].removesuffix(".json") == dataset_id)]
-
-    def start(self) -> SampleApi:
-        if self._server is None:
-            self._server = _make_server(self._host, self._port, self._state)
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            name="sample-soda", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    def __enter__(self) -> SampleApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def serve(

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..server import _MAINTENANCE_PAGE, Faults, RequestRecord
+from ..server import _MAINTENANCE_PAGE, BackgroundServer, Faults, RequestRecord
 from ..server import _Reply as Reply
 from . import oecd, worldbank
 from .universe import CountryUniverse
@@ -147,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
         return reply
 
 
-class CountryApi:
+class CountryApi(BackgroundServer):
     """The World Bank and OECD APIs over one universe, on a background thread.
 
         with CountryApi(CountryUniverse(countries=20, first_year=2000)) as api:
@@ -164,9 +164,13 @@ class CountryApi:
         self._budget = HourlyBudget(oecd_requests_per_hour)
         self._state = _State(self.universe, self.faults, self._budget)
         self.requests: list[RequestRecord] = self._state.requests
-        self._host, self._port = host, port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port)
+
+    _thread_name = "sample-countries"
+
+    def _make_server(self) -> ThreadingHTTPServer:
+        handler = type("CountryApiHandler", (_Handler,), {"state": self._state})
+        return ThreadingHTTPServer((self._host, self._port), handler)
 
     @property
     def oecd_requests_per_hour(self) -> int:
@@ -179,13 +183,6 @@ class CountryApi:
     def reset_oecd_budget(self) -> None:
         """Forget the OECD requests counted so far (a fresh hour)."""
         self._budget.reset()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("CountryApi is not running: call start() or use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def worldbank_url(self) -> str:
@@ -204,30 +201,6 @@ class CountryApi:
     def oecd_requests(self) -> list[RequestRecord]:
         """OECD data requests served so far (any status, budget refusals included)."""
         return [r for r in self.requests if oecd.is_data_path(r.path)]
-
-    def start(self) -> CountryApi:
-        if self._server is None:
-            handler = type("CountryApiHandler", (_Handler,), {"state": self._state})
-            self._server = ThreadingHTTPServer((self._host, self._port), handler)
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            name="sample-countries", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    def __enter__(self) -> CountryApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def serve(universe: CountryUniverse, host: str = "127.0.0.1", port: int = 8766,
