@@ -1,10 +1,12 @@
 """`make reliability`: every scenario against the warehouse and the local API, one table.
 
     .venv/bin/python -m reliability [--scale full|small] [--seed N] [--only name,...]
+                                    [--scenario name ...] [--merge]
 
 Writes reliability/results/latest.md (the table) and latest.json (every trial: its
 seed, where its fault was aimed and where it landed, what was checked). Exits 1 if any
-scenario lost or duplicated a row, failed a check or crashed.
+scenario lost or duplicated a row, failed a check or crashed. With --merge, the other
+scenarios' rows of the existing results are kept, each marked with the run it came from.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
 
 from pulse import warehouse
 from reliability import scenarios
-from reliability.outcome import markdown_table
+from reliability.outcome import Outcome, markdown_table
 from reliability.scenarios import SCALES, Context
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -34,12 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000,
                         help="the suite's seed; every trial's seed derives from it (default: clock)")
     parser.add_argument("--only", default="", help=f"comma-separated, of: {', '.join(names)}")
+    parser.add_argument("--scenario", action="append", default=[], metavar="NAME",
+                        help="a scenario to run (repeatable; adds to --only)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other scenarios' rows of the existing results in --out")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true",
                         help="keep each scenario's temporary folder (dlt state, child logs, dbt logs)")
     args = parser.parse_args(argv)
 
-    chosen = [n.strip() for n in args.only.split(",") if n.strip()] or names
+    chosen = [n.strip() for n in [*args.only.split(","), *args.scenario] if n.strip()] or names
     unknown = sorted(set(chosen) - set(names))
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(names)}")
@@ -60,22 +67,67 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ! {error}", flush=True)
     seconds = time.monotonic() - started
 
-    table = markdown_table(outcomes)
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    header = (f"Reliability suite, scale {args.scale}, seed {args.seed}: {server}, "
-              f"{os.cpu_count()} cores, {seconds:.0f} s, {when}. "
-              f"Reproduce: `python -m reliability --scale {args.scale} --seed {args.seed}`.\n\n")
+    run = {"scale": args.scale, "seed": args.seed, "server": server, "seconds": round(seconds, 1),
+           "date": when}
+    rows = [{**o.to_json(), "run": run} for o in outcomes]
+    if args.merge:
+        rows = merged(args.out, rows, names)
+    runs = list({json.dumps(r["run"], sort_keys=True): r["run"] for r in rows}.values())
+    label = {json.dumps(r, sort_keys=True): f"run {i + 1}" for i, r in enumerate(runs)}
+    shown = []
+    for row in rows:
+        outcome = outcome_of(row)
+        if len(runs) > 1:
+            outcome.notes = f"[{label[json.dumps(row['run'], sort_keys=True)]}] {outcome.notes}".strip()
+        shown.append(outcome)
+    table = markdown_table(shown)
+    header = "".join(
+        (f"{label[json.dumps(r, sort_keys=True)]}: " if len(runs) > 1 else "")
+        + f"Reliability suite, scale {r['scale']}, seed {r['seed']}: {r['server']}, "
+        f"{os.cpu_count()} cores, {r['seconds']:.0f} s, {r['date']}. "
+        f"Reproduce: `python -m reliability --scale {r['scale']} --seed {r['seed']}"
+        + ("" if len(runs) == 1 and not args.merge else
+           f" --only {','.join(row['scenario'] for row in rows if row['run'] == r)}") + "`.\n\n"
+        for r in runs)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.md").write_text(header + table)
     result = {
         "scale": args.scale, "seed": args.seed, "server": server, "seconds": round(seconds, 1),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
-        "passed": all(o.passed for o in outcomes),
-        "scenarios": [o.to_json() for o in outcomes],
+        "passed": all(row["passed"] for row in rows),
+        "runs": runs,
+        "scenarios": rows,
     }
     (args.out / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     print("\n" + header + table, flush=True)
-    return 0 if result["passed"] else 1
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
+def merged(out: Path, rows: list[dict], order: list[str]) -> list[dict]:
+    """This run's rows and, for every other scenario, its row of the results in `out`
+    (marked with the run it came from: the old file's scale, seed, seconds and date)."""
+    try:
+        old = json.loads((out / "latest.json").read_text())
+    except FileNotFoundError:
+        return rows
+    date = ""
+    if (out / "latest.md").exists():
+        found = re.search(r"(\d{4}-\d\d-\d\d \d\d:\d\d UTC)", (out / "latest.md").read_text())
+        date = found.group(1) if found else ""
+    old_run = {"scale": old.get("scale"), "seed": old.get("seed"), "server": old.get("server"),
+               "seconds": old.get("seconds"), "date": date}
+    fresh = {row["scenario"] for row in rows}
+    kept = [{**row, "run": row.get("run") or old_run} for row in old.get("scenarios", [])
+            if row["scenario"] not in fresh]
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted([*kept, *rows], key=lambda row: rank.get(row["scenario"], len(rank)))
+
+
+def outcome_of(row: dict) -> Outcome:
+    """The table row of a scenario's JSON (its trials are not needed for the table)."""
+    fields = set(Outcome.__dataclass_fields__) - {"trial_log"}
+    return Outcome(**{k: v for k, v in row.items() if k in fields})
 
 
 if __name__ == "__main__":

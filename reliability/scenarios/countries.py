@@ -258,15 +258,16 @@ def injected(api: Any) -> int:
 class FaultSize:
     universe: Universe
     rounds: int  # revisions after the backfill, each loaded until every run completes
-    rate: float
+    rate: float  # share of World Bank requests faulted
+    oecd_rate: float  # of OECD requests: a dataflow's run is one request (and its retries)
     per_page: int  # World Bank rows per page
     max_runs: int  # per target and round
     share: float = 0.01  # of values revised per round
 
 
 FAULT_SIZES = {
-    "small": FaultSize(SMALL, rounds=1, rate=0.25, per_page=500, max_runs=15),
-    "full": FaultSize(FULL, rounds=4, rate=0.15, per_page=10_000, max_runs=25),
+    "small": FaultSize(SMALL, rounds=1, rate=0.25, oecd_rate=0.5, per_page=500, max_runs=15),
+    "full": FaultSize(FULL, rounds=4, rate=0.15, oecd_rate=0.4, per_page=10_000, max_runs=25),
 }
 
 
@@ -319,6 +320,7 @@ def _load_until_complete(ws: Workspace, api: Any, size: FaultSize, target: str, 
                          universe: Any, outcome: Outcome, ctx: Context) -> None:
     rng = random.Random(seed)
     extra = {**FAST, "per_page": size.per_page} if target == WORLDBANK else FAST
+    api.faults.rate = size.rate if target == WORLDBANK else size.oecd_rate
     for attempt in range(size.max_runs):
         trial = Trial(seed=seed * 100 + attempt, fault="api", target=target, dataset=target)
         api.faults.seed = rng.randrange(2**31)  # each run its own, recorded, fault sequence
