@@ -17,6 +17,7 @@ the server never answers 429. What each load spends of the default budget is rep
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import tempfile
@@ -81,6 +82,8 @@ def run_section(step: Step, repeat: int, countries: int = 200, first_year: int =
                         if provider is None or q.path.startswith(PROVIDER_PATHS[provider])]
                 result["requests"] = len(made)
                 result["served_rows"] = sum(q.rows or 0 for q in made)
+                # the machine may be shared: what else ran shows in the load average
+                result["load_average"] = round(os.getloadavg()[0], 2)
                 runs.setdefault(key, []).append(result)
 
             # Dagster first, on the universe as published: the first run loads and builds
@@ -150,6 +153,7 @@ def report(scale: dict[str, Any], runs: dict[str, list[dict[str, Any]]], when: s
                  if last(key, "ledger_attempts") is not None else {})}
         for key, results in runs.items()
     }
+    loads = [r["load_average"] for results in runs.values() for r in results if "load_average" in r]
     figures["job_noop"]["built_downstream"] = last("job_noop", "built_downstream")
     figures["job_noop"]["materialized"] = last("job_noop", "materialized")
     figures["job_first"]["materialized"] = len(last("job_first", "materialized"))
@@ -191,6 +195,7 @@ def report(scale: dict[str, Any], runs: dict[str, list[dict[str, Any]]], when: s
                         "measured_spacing_seconds": 0,
                         "server_requests_per_hour": SERVER_OECD_PER_HOUR},
         "dbt_select": DBT_SELECT,
+        **({"load_average": {"min": min(loads), "max": max(loads)}} if loads else {}),
     }
 
 
@@ -235,7 +240,9 @@ def markdown(result: dict[str, Any], machine: str) -> str:
         f"Requests as the local API counted them. The OECD client's spacing between requests "
         f"was set to 0 for these measurements (dataflows.yml: {budget['default_spacing_seconds']:g} s, "
         f"i.e. +{budget['default_spacing_seconds']:g} s per request after the first); the local "
-        f"API's OECD budget was set high so it never answered 429.",
+        f"API's OECD budget was set high so it never answered 429."
+        + (f" 1-minute load average after the steps: {result['load_average']['min']:.1f}–"
+           f"{result['load_average']['max']:.1f}." if "load_average" in result else ""),
         "",
         "| step | wall time | rows | rows/s | requests | peak RSS |",
         "|---|---:|---:|---:|---:|---:|",

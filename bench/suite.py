@@ -392,12 +392,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-year", type=int, default=1960,
                         help="first year of the country section's universe (to 2025)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results")
+    parser.add_argument("--render", action="store_true",
+                        help="run nothing: rewrite latest.md from the results in latest.json")
     args = parser.parse_args(argv)
     sections = [args.only] if args.only else list(SECTIONS)
+    previous = _previous(args.out / "latest.json")
+    if args.render:
+        if previous is None:
+            parser.error(f"--render: no {args.out / 'latest.json'} to render")
+        table = render(previous)
+        (args.out / "latest.md").write_text(table)
+        print(table)
+        return 0
 
     global POSTGRES
     POSTGRES = "embedded PostgreSQL 16" if warehouse.is_embedded() else "WAREHOUSE_URL's server"
-    previous = _previous(args.out / "latest.json")
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     if "chicago" in sections:
         dataset_rows = args.dataset_rows if args.dataset_rows is not None else args.rows // 5
@@ -406,33 +415,42 @@ def main(argv: list[str] | None = None) -> int:
                              args.geocode_points or args.rows, dataset_rows)
         result = report(args.rows, min(args.compare_rows, args.rows), runs, dataset_rows)
         result["runs"] = runs
-        chicago_table = markdown(result)
-    else:  # the previous Chicago results, as they were (their own "when")
+    else:  # the previous Chicago results, as they were (with their own "when")
         result = {k: v for k, v in (previous or {}).items() if k not in ("countries", "sections_run")}
-        chicago_table = carried(result or None, "Chicago", now) + (
-            "\n\n" + markdown(result) if result else "\n")
-    machine = (f"{os.cpu_count()} cores, {POSTGRES}")
     if "countries" in sections:
-        with scratch_database(countries.DATABASE):
+        # a name of its own per run: the tiny-scale test may run while `make bench` does
+        with scratch_database(f"{countries.DATABASE}_{os.getpid()}"):
             scale, country_runs = countries.run_section(step, args.repeat, args.countries,
                                                         args.first_year)
         result["countries"] = countries.report(scale, country_runs, now)
-        result["countries"]["machine"] = machine
+        result["countries"]["machine"] = f"{os.cpu_count()} cores, {POSTGRES}"
         result["countries"]["runs"] = country_runs
-        country_table = countries.markdown(result["countries"], machine)
-    else:
-        old = (previous or {}).get("countries")
-        if old:
-            result["countries"] = old
-        country_table = carried(old, "Countries", now) + (
-            "\n\n" + countries.markdown(old, old.get("machine", "")) if old else "\n")
+    elif (previous or {}).get("countries"):
+        result["countries"] = previous["countries"]
     result["sections_run"] = {"when": now, "sections": sections}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    table = f"## Chicago\n\n{chicago_table}\n## Countries (World Bank, OECD)\n\n{country_table}"
+    table = render(result)
     (args.out / "latest.md").write_text(table)
     print("\n" + table)
     return 0
+
+
+def render(result: dict[str, Any]) -> str:
+    """latest.md: each section's table; a section this run did not measure is shown with the
+    date of the run it came from, or said to be missing."""
+    run = result.get("sections_run") or {"when": result.get("when"), "sections": ["chicago"]}
+    chicago = {k: v for k, v in result.items() if k not in ("countries", "sections_run")}
+    parts = []
+    for section, title, data, table in (
+            ("chicago", "Chicago", chicago if "figures" in chicago else None, markdown),
+            ("countries", "Countries (World Bank, OECD)", result.get("countries"),
+             lambda d: countries.markdown(d, d.get("machine", "")))):
+        text = table(data) if data else ""
+        if section not in run["sections"]:
+            text = carried(data, title.split(" ")[0], run["when"]) + ("\n\n" + text if text else "\n")
+        parts.append(f"## {title}\n\n{text}")
+    return "\n".join(parts)
 
 
 def _previous(path: Path) -> dict[str, Any] | None:
