@@ -18,7 +18,9 @@ revised, added and deleted), so each fault hits data in flight.
 
 The OECD loads here run with `overlap_seconds=0`: the source's default hour of overlap
 would re-ask everything a test makes within an hour and hide a cursor that moved past
-data it did not load. The marts are not checked (raw only): the countries' dbt models
+data it did not load. After the last run of country_api_faults and country_load_killed, dbt builds the
+countries' models up to enriched.int_countries__indicator_years, which must hold one row
+per (country, indicator, year) computed from the truth (rows in marts); the marts above it
 are tested against the same universe in tests/dbt.
 
 Kills run `python -m reliability.scenarios.countries load '{json}'`: the load of the
@@ -218,6 +220,63 @@ def truth_rows(universe: Any) -> int:
     return sum(len(truth(universe, target)) for target in TARGETS)
 
 
+# --- the enriched model ----------------------------------------------------------------
+
+ENRICHED = "enriched.int_countries__indicator_years"
+ENRICHED_NOTE = (f"rows in marts: {ENRICHED} after the last run, one per (country, indicator, year) "
+                 "of the truth, checked key for key")
+# The OECD series the staging models keep (dbt_project/models/staging/countries/stg_oecd__*),
+# and the canonical indicator each feeds.
+OECD_SERIES = {
+    "population": ("population", {"MEASURE": "POP", "UNIT_MEASURE": "PS", "SEX": "_T", "AGE": "_T"}),
+    "life_expectancy": ("life_expectancy", {"FREQ": "A", "MEASURE": "LFEXP", "UNIT_MEASURE": "Y",
+                                            "SEX": "_T", "AGE": "Y0", "SOCIO_ECON_STATUS": "_T",
+                                            "DEATH_CAUSE": "_T"}),
+    "gdp": ("gdp_usd", {"FREQ": "A", "MEASURE": "B1GQ_V", "UNIT_MEASURE": "USD"}),
+}
+
+
+def enriched_keys(universe: Any) -> set[tuple[str, str, int]]:
+    """(country_code, indicator, year) the enriched model must hold, from the truth: every
+    World Bank value (an aggregate without ISO3 by its iso2 code) and every OECD total."""
+    iso3_of = {c.iso2: c.iso3 for c in universe.countries}
+    keys = set()
+    for indicator_id, indicator in load_indicators().items():
+        for row in universe.worldbank_rows(indicator_id):
+            code = row["countryiso3code"] or iso3_of.get(row["country"]["id"])
+            if row["value"] is not None and code:
+                keys.add((code, indicator.name, int(row["date"])))
+    for name, (indicator, where) in OECD_SERIES.items():
+        for row in universe.oecd_rows(name):
+            if (row["OBS_VALUE"] != "" and len(row["TIME_PERIOD"]) == 4 and row["TIME_PERIOD"].isdigit()
+                    and all(row[column] == code for column, code in where.items())):
+                keys.add((row["REF_AREA"], indicator, int(row["TIME_PERIOD"])))
+    return keys
+
+
+def check_enriched(ws: Workspace, universe: Any, trial: Trial) -> int:
+    """dbt builds the countries' models up to the enriched one; it must hold one row per
+    expected (country, indicator, year). Returns its rows."""
+    with timed(trial, "dbt"):
+        build = ws.dbt_build("--select", f"+{ENRICHED.split('.')[1]}")
+    if build.returncode != 0:
+        from reliability.workspace import dbt_failure
+
+        trial.errors.append(f"dbt build of the countries' models failed: {dbt_failure(build)}")
+        return 0
+    want = enriched_keys(universe)
+    held = warehouse.query(ws.conn, f"select country_code, indicator, year from {ENRICHED}")
+    got = {(c, i, int(y)) for c, i, y in held}
+    trial.duplicates += len(held) - len(got)
+    missing, extra = want - got, got - want
+    trial.lost += len(missing)
+    if missing or extra:
+        trial.errors.append(f"{ENRICHED}: {len(missing)} expected rows missing, {len(extra)} not expected "
+                            f"(e.g. {sorted(missing)[:2]} {sorted(extra)[:2]})")
+    trial.detail["enriched"] = {"expected": len(want), "rows": len(held)}
+    return len(held)
+
+
 # --- loads ------------------------------------------------------------------------------
 
 
@@ -304,6 +363,7 @@ def country_api_faults(ctx: Context) -> Outcome:
         final = Trial(seed=ctx.trial_seed(99), fault="none", target="final", counted=False)
         load_everything(ws, api)  # every target once more: nothing new, nothing lost
         counts = check(ws, universe, final, what="the last check")
+        outcome.rows_marts = check_enriched(ws, universe, final)
         outcome.add(final)
         outcome.trials -= 1
         outcome.faults = sum(fired.values())
@@ -311,7 +371,7 @@ def country_api_faults(ctx: Context) -> Outcome:
         failed = Counter(t.dataset for t in outcome.trial_log if t.landed == "failed clearly")
         outcome.note("runs failed clearly: " + (", ".join(f"{t} {failed[t]}" for t in TARGETS if failed[t])
                                                 or "none"))
-        outcome.note(f"{size.rounds} revisions (OECD deletions among them); raw only")
+        outcome.note(f"{size.rounds} revisions (OECD deletions among them); {ENRICHED_NOTE}")
     outcome.rows_expected, outcome.rows_raw = counts
     return outcome
 
@@ -463,12 +523,13 @@ def country_load_killed(ctx: Context) -> Outcome:
         universe.revise(share=size.share, seed=ctx.trial_seed(99))
         load_everything(ws, api)
         counts = check(ws, universe, final, what="the last check")
+        outcome.rows_marts = check_enriched(ws, universe, final)
         outcome.add(final)
         outcome.trials -= 1
         outcome.note(kills_note(outcome))
         merged = sum(1 for t in outcome.trial_log if t.detail.get("raw_after_fault") == "after")
         outcome.note(f"raw already merged at {merged} kill(s); a revision between each kill and its "
-                     f"rerun; raw only")
+                     f"rerun; {ENRICHED_NOTE}")
     outcome.rows_expected, outcome.rows_raw = counts
     return outcome
 

@@ -31,9 +31,15 @@ def assert_equal_to_truth(outcome: Outcome) -> None:
     assert final.target.startswith("final") and not final.errors
 
 
+def assert_enriched_equals_truth(outcome: Outcome) -> None:
+    # the enriched model held every (country, indicator, year) of the truth, key for key
+    assert outcome.rows_marts == outcome.trial_log[-1].detail["enriched"]["expected"] > 0
+
+
 def test_country_api_faults_of_every_kind_lose_nothing():
     outcome = run("country_api_faults")
     assert_equal_to_truth(outcome)
+    assert_enriched_equals_truth(outcome)
     for kind in FAULT_KINDS:
         assert f"{kind} " in outcome.notes  # each fired at least once
     runs = [t for t in outcome.trial_log if t.fault == "api"]
@@ -48,6 +54,7 @@ def test_country_api_faults_of_every_kind_lose_nothing():
 def test_country_load_killed_in_every_phase_moves_no_cursor_past_unloaded_data():
     outcome = run("country_load_killed")
     assert_equal_to_truth(outcome)
+    assert_enriched_equals_truth(outcome)
     kills = [t for t in outcome.trial_log if t.counted]
     assert {(t.dataset, t.landed) for t in kills} == {
         (target, phase) for target in (WORLDBANK, "oecd.population")
