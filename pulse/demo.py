@@ -100,6 +100,11 @@ def run_demo(rows: int, revision_share: float) -> int:
         os.environ["SOURCES__CHICAGO__BASE_URL"] = api.url
         os.environ["SOURCES__WORLDBANK__BASE_URL"] = country_api.worldbank_url
         os.environ["SOURCES__OECD__BASE_URL"] = country_api.oecd_url
+        # The request budget protects the live OECD service; the local API is not it, and
+        # a few demo runs in an hour must not use up the budget a real load needs.
+        os.environ.setdefault("SOURCES__OECD__REQUESTS_PER_HOUR", "1000")
+        os.environ.setdefault("SOURCES__OECD__LEDGER_PATH",
+                              str(warehouse.data_dir() / "demo_oecd_request_ledger.json"))
         step(f"materializing every asset (APIs {api.url}, {country_api.url} -> raw -> geocode "
              "-> staging -> enriched -> marts -> reports/)")
         result = dg.materialize(
