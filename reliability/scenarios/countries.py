@@ -48,7 +48,7 @@ from pipelines.worldbank import WorldBankError, load_worldbank
 from pipelines.worldbank.settings import load_indicators
 from pulse import warehouse
 from pulse.sample_api import FAULT_KINDS, Faults
-from reliability.kill import Child, strike
+from reliability.kill import Child, machine_free, strike
 from reliability.outcome import Outcome, Trial
 from reliability.scenarios import Context, scenario
 from reliability.scenarios.crash import LOAD_AIMS, LOAD_PHASES, aim, kills_note, record_child, timed
@@ -392,7 +392,7 @@ def _load_until_complete(ws: Workspace, api: Any, size: FaultSize, target: str, 
         except (WorldBankError, OecdError) as err:  # a clear error; raw must be as it was
             trial.landed = "failed clearly"
             message = str(err)
-            trial.detail["error"] = message[:300]
+            trial.detail["error"] = machine_free(message)[:300]
             if not clear_error(target, message, api):
                 trial.errors.append(f"{target}: unclear error: {message[:300]}")
             if read_raw(ws.conn, target).rows != before:
@@ -582,7 +582,7 @@ def country_oecd_budget(ctx: Context) -> Outcome:
             except OecdBudgetExceeded as err:
                 trial.landed = "refused for budget"
                 refused += 1
-                trial.detail["error"] = str(err)[:300]
+                trial.detail["error"] = machine_free(str(err))[:300]
                 if "budget" not in str(err) or "did not move" not in str(err):
                     trial.errors.append(f"unclear budget error: {str(err)[:300]}")
                 for t in targets:  # dataflows loaded before the refusal are checked, the rest untouched
@@ -592,7 +592,7 @@ def country_oecd_budget(ctx: Context) -> Outcome:
                                             "after a run refused for budget")
             except OecdError as err:
                 trial.landed = "failed clearly"
-                trial.detail["error"] = str(err)[:300]
+                trial.detail["error"] = machine_free(str(err))[:300]
             trial.counted = injected(api) > fired
             trial.detail["requests_sent"] = len(_oecd_data(api)) - sent
             _budget_held(api, ledger, size.budget, trial)
