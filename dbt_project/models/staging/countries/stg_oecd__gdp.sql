@@ -26,25 +26,11 @@ source as (
 ),
 
 in_usd as (
-    select
-        ref_area as country_code,
-        -- guarded: the planner may evaluate a pushed-down filter on year
-        -- before the pattern test below
-        case
-            when time_period ~ '^\d{4}$' then time_period::integer
-        end as year,
-        'gdp_usd' as indicator,
-        obs_value * power(10, coalesce(unit_mult, 0)) as value,
-        dataflow,
-        series_key,
-        obs_status,
-        to_timestamp(_dlt_load_id::double precision) as loaded_at
-    from source
-    where freq = 'A'
-        and measure = 'B1GQ_V'
-        and unit_measure = 'USD'
-        and time_period ~ '^\d{4}$'
-        and obs_value is not null
+    {{ oecd_observations('gdp_usd', {
+        'freq': 'A',
+        'measure': 'B1GQ_V',
+        'unit_measure': 'USD'
+    }) }}
 )
 
 select * from in_usd

@@ -28,29 +28,15 @@ source as (
 ),
 
 at_birth as (
-    select
-        ref_area as country_code,
-        -- guarded: the planner may evaluate a pushed-down filter on year
-        -- before the pattern test below
-        case
-            when time_period ~ '^\d{4}$' then time_period::integer
-        end as year,
-        'life_expectancy' as indicator,
-        obs_value * power(10, coalesce(unit_mult, 0)) as value,
-        dataflow,
-        series_key,
-        obs_status,
-        to_timestamp(_dlt_load_id::double precision) as loaded_at
-    from source
-    where freq = 'A'
-        and measure = 'LFEXP'
-        and unit_measure = 'Y'
-        and sex = '_T'
-        and age = 'Y0'
-        and socio_econ_status = '_T'
-        and death_cause = '_T'
-        and time_period ~ '^\d{4}$'
-        and obs_value is not null
+    {{ oecd_observations('life_expectancy', {
+        'freq': 'A',
+        'measure': 'LFEXP',
+        'unit_measure': 'Y',
+        'sex': '_T',
+        'age': 'Y0',
+        'socio_econ_status': '_T',
+        'death_cause': '_T'
+    }) }}
 )
 
 select * from at_birth

@@ -25,26 +25,12 @@ source as (
 ),
 
 totals as (
-    select
-        ref_area as country_code,
-        -- guarded: the planner may evaluate a pushed-down filter on year
-        -- before the pattern test below
-        case
-            when time_period ~ '^\d{4}$' then time_period::integer
-        end as year,
-        'population' as indicator,
-        obs_value * power(10, coalesce(unit_mult, 0)) as value,
-        dataflow,
-        series_key,
-        obs_status,
-        to_timestamp(_dlt_load_id::double precision) as loaded_at
-    from source
-    where measure = 'POP'
-        and unit_measure = 'PS'
-        and sex = '_T'
-        and age = '_T'
-        and time_period ~ '^\d{4}$'
-        and obs_value is not null
+    {{ oecd_observations('population', {
+        'measure': 'POP',
+        'unit_measure': 'PS',
+        'sex': '_T',
+        'age': '_T'
+    }) }}
 )
 
 select * from totals
