@@ -11,6 +11,7 @@ import json
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from pulse import warehouse
@@ -189,6 +190,18 @@ PRELOAD = {
 }
 
 
+def own_peak_rss_kb() -> int:
+    """This process's peak RSS: VmHWM. Linux carries ru_maxrss over from the parent across
+    fork and exec, so a step started by a 500 MB suite would report at least 500 MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main() -> int:
     import importlib
 
@@ -198,8 +211,7 @@ def main() -> int:
     started = time.perf_counter()
     out = STEPS[name](**args)
     out.setdefault("seconds", time.perf_counter() - started)  # a step may time a part of itself
-    rss_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                 resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    rss_kb = max(own_peak_rss_kb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     out["peak_rss_mb"] = round(rss_kb / 1024, 1)
     print(json.dumps(out, default=str))
     return 0

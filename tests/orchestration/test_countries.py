@@ -6,6 +6,8 @@ import csv
 import dagster as dg
 import pytest
 
+from pipelines.oecd.settings import load_dataflows
+from pipelines.worldbank.settings import load_indicators
 from pulse.sample_api.countries import CountryApi, CountryUniverse
 from tests.conftest import query
 
@@ -71,7 +73,9 @@ def test_daily_refresh_loads_builds_reports_then_skips_when_nothing_changed(
         second = _run(defs, instance)
         # nothing changed upstream: a probe per indicator and one query per dataflow, no builds
         assert not any(k.startswith(("enriched/", "marts/", "reports/")) for k in second), second
-        assert len(api.requests) <= len(universe.indicator_ids) + 1 + len(universe.oecd_dataflows)
+        declared_indicators, declared_dataflows = len(load_indicators()), len(load_dataflows())
+        assert len(api.worldbank_requests()) == 1 + declared_indicators  # the list, a probe each
+        assert len(api.oecd_requests()) == declared_dataflows  # 404 NoResultsFound each
 
         universe.revise(share=0.05, seed=3)
         third = _run(defs, instance)
