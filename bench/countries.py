@@ -259,9 +259,8 @@ def markdown(result: dict[str, Any], machine: str) -> str:
         row("Dagster countries_refresh, first run (everything)", "job_first", rows=""),
         row("Dagster countries_refresh, nothing changed", "job_noop", rows=""),
         "",
-        "Peak RSS is the step process's `ru_maxrss`, which Linux carries over from the process "
-        "that started it: this suite, which also serves the API, so a step's figure is at least "
-        "the suite's own size then (the equal figures above); the steps themselves may peak lower.",
+        "Peak RSS is the step process's own high-water mark (VmHWM), or its children's "
+        "(dbt) when larger.",
         "",
         f"The 1% revision (`universe.revise(share={REVISION_SHARE}, seed={REVISION_SEED})`) revised "
         f"{revision.get('worldbank_values_revised', 0):,} World Bank values in "
