@@ -30,7 +30,13 @@ def test_every_dbt_source_is_a_dlt_asset(defs):
     for key in dbt_models.dependency_keys - set(dbt_models.keys):
         assert key in produced, f"dbt depends on {key.to_user_string()}, which no asset builds"
 
-    assert {k.to_user_string() for k in external} == {f"api/chicago/{name}" for name in load_datasets()}
+    from pipelines.oecd.settings import load_dataflows
+
+    assert {k.to_user_string() for k in external} == {
+        *(f"api/chicago/{name}" for name in load_datasets()),
+        *(f"api/worldbank/{name}" for name in ("countries", "indicators", "indicator_values")),
+        *(f"api/oecd/{name}" for name in load_dataflows()),
+    }
 
 
 def test_lineage_from_api_to_marts(defs):
