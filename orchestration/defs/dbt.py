@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets; dbt tests become asset checks."""
 
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -47,6 +48,11 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
         context.log.info("every load of this run found nothing new upstream: no dbt build")
         return  # the outputs are skippable: the reports downstream skip too
     export_dbt_env()  # profiles.yml reads PG* variables: dbt runs as the transformer role
+    # Dagster may run the models in several steps (those upstream of geocoded_points, then
+    # the rest). dbt's default ("eager") would run a test with the first step that selects
+    # any of its parents: a relationships test from a seed to a model not built yet.
+    # "buildable" runs it with the step that builds its last parent.
+    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
     yield from dbt.cli(DBT_BUILD_ARGS, context=context).stream().fetch_row_counts()
 
 
