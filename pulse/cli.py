@@ -196,7 +196,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_reports(args: argparse.Namespace) -> int:
     """`pulse reports`: every rpt_ mart as CSV, Parquet and JSON, read as the analyst."""
     from orchestration.defs.project import prepare_dbt
-    from pulse.reports import ReportError, export_all, reports_dir
+    from pulse.reports import ReportError, export_all, reports_dir, write_index
 
     export_dbt_env()  # prepare_dbt may run `dbt parse`, which reads the PG* variables
     out_dir = Path(args.out).resolve() if args.out else reports_dir()
@@ -212,6 +212,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
 
         try:
             countries = export_country_reports(args.country, out_dir)
+            write_index(out_dir)
             print(f"countries/: {len(countries.countries)} per-country CSV files")
         except ReportError as err:
             failed.append(err)

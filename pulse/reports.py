@@ -528,8 +528,11 @@ def write_index(out_dir: Path | None = None) -> Path:
     out_dir = Path(out_dir) if out_dir is not None else reports_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     index = out_dir / INDEX_FILE
+    folders = {d.name: sorted(p.name for p in d.glob("*.csv"))
+               for d in sorted(out_dir.iterdir()) if d.is_dir()}
     with _directory_lock(out_dir), _temp_file(out_dir, INDEX_FILE) as tmp:
-        tmp.write_text(render_index(read_reports(out_dir)), encoding="utf-8")
+        tmp.write_text(render_index(read_reports(out_dir), {k: v for k, v in folders.items() if v}),
+                       encoding="utf-8")
         _fsync(tmp)
         os.replace(tmp, index)
     return index
@@ -564,8 +567,10 @@ footer { color: #566074; font-size: 13px; border-top: 1px solid #d8dde6; padding
 """
 
 
-def render_index(reports: Sequence[Report]) -> str:
-    """The index page: each report, its columns, row count, refresh time and files."""
+def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]] | None = None
+                 ) -> str:
+    """The index page: each report, its columns, row count, refresh time and files; then
+    each folder of CSV files (`folders`: name -> file names), e.g. one report per country."""
     e = html.escape
     sections = []
     for r in reports:
@@ -586,6 +591,14 @@ def render_index(reports: Sequence[Report]) -> str:
 <tbody>
 {rows}
 </tbody></table>
+</section>""")
+    for folder, names in (folders or {}).items():
+        links = " ".join(f'<a href="{e(folder)}/{e(n)}">{e(n.removesuffix(".csv"))}</a>'
+                         for n in names)
+        sections.append(f"""<section id="{e(folder)}">
+<h2>{e(folder)}/</h2>
+<p>{len(names):,} CSV file{"" if len(names) == 1 else "s"}, one per {e(folder.removesuffix("s"))}.</p>
+<p class="files">{links}</p>
 </section>""")
     body = "\n".join(sections) or "<p>No reports exported yet: run <code>pulse reports</code>.</p>"
     return f"""<!doctype html>

@@ -15,7 +15,7 @@ from pipelines.oecd.settings import load_dataflows
 from pipelines.worldbank import explain_failure as explain_worldbank
 from pipelines.worldbank import worldbank_pipeline, worldbank_source
 from pulse.country_reports import COUNTRIES_FOLDER, YEARLY_MARTS, export_country_reports
-from pulse.reports import ReportError, reports_dir
+from pulse.reports import ReportError, reports_dir, write_index
 
 from .dbt import PulseDbtTranslator
 from .ingestion import api_dataset_key, dlt_load_asset
@@ -122,10 +122,12 @@ def country_reports(context: dg.AssetExecutionContext,
                                          out_dir=reports_dir())
     except ReportError as err:  # an unknown country code, marts not built: nothing to retry
         raise dg.Failure(str(err), allow_retries=False) from err
+    index = write_index(reports_dir())  # lists the folder beside the mart reports
     context.log.info(f"{len(written.countries)} country report(s) in {written.directory}")
     return dg.MaterializeResult(metadata={
         "countries": len(written.countries),
         "rows": written.rows,
         "folder": dg.MetadataValue.path(str(written.directory)),
+        "index": dg.MetadataValue.path(str(index)),
         "columns": ", ".join(written.columns),
     })

@@ -64,6 +64,8 @@ def test_daily_refresh_loads_builds_reports_then_skips_when_nothing_changed(
             (len(countries),)]
         files = sorted(p.stem for p in (reports / "countries").glob("*.csv"))
         assert files == sorted(c.iso3 for c in countries)
+        index = (reports / "index.html").read_text()
+        assert all(f'href="countries/{code}.csv"' in index for code in files)
         with open(reports / "countries" / f"{countries[0].iso3}.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         assert rows and {"year", "population", "gdp_usd", "life_expectancy",
