@@ -19,6 +19,7 @@ import yaml
 from pipelines.oecd import OecdBudgetExceeded, dataflow_pipeline, load_oecd
 from pipelines.oecd.budget import WINDOW_SECONDS, RequestLedger
 from pipelines.oecd.settings import DATAFLOWS_FILE
+from pulse.sample_api import countries
 from pulse.warehouse import PROJECT_ROOT
 from tests.conftest import query
 
@@ -140,12 +141,6 @@ def test_processes_share_the_ledger(tmp_path):
 
 # --- through the source, against the local country API -------------------------------------
 
-try:
-    from pulse.sample_api import countries
-except ImportError:  # the local country API is not in this tree yet
-    countries = None
-needs_api = pytest.mark.skipif(not hasattr(countries, "CountryApi"),
-                               reason="pulse.sample_api.countries is missing")
 
 
 @pytest.fixture
@@ -181,7 +176,6 @@ def _cursor(name, pipelines_dir):
     return resources.get(name, {}).get("last_request_started_at")
 
 
-@needs_api
 def test_budget_is_never_exceeded_by_a_run_that_asks_for_more(api, four_dataflows, warehouse_db,
                                                                tmp_path):
     query(warehouse_db, "drop schema if exists raw_oecd cascade")
@@ -223,7 +217,6 @@ def test_budget_is_never_exceeded_by_a_run_that_asks_for_more(api, four_dataflow
     assert {name: _cursor(name, dlt_dir) for name in loaded} == cursors  # no cursor moved
 
 
-@needs_api
 def test_every_retry_takes_a_slot(api, four_dataflows, warehouse_db, tmp_path):
     query(warehouse_db, "drop schema if exists raw_oecd cascade")
     api.faults.server_error_next = 2  # two 503s, then the answer: three attempts

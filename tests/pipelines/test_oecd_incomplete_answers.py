@@ -13,14 +13,8 @@ import pytest
 
 from pipelines.oecd import OecdError, incomplete, load_oecd
 from pipelines.oecd.sdmx_csv import parse_sdmx_csv
+from pulse.sample_api import countries
 from tests.conftest import query
-
-try:
-    from pulse.sample_api import countries
-except ImportError:  # the local country API is not in this tree yet
-    countries = None
-pytestmark = pytest.mark.skipif(not hasattr(countries, "CountryApi"),
-                                reason="pulse.sample_api.countries is missing")
 
 
 @pytest.fixture

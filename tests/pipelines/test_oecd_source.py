@@ -13,14 +13,8 @@ import yaml
 
 from pipelines.oecd import OecdError, load_oecd
 from pipelines.oecd.settings import DATAFLOWS_FILE, load_dataflows
+from pulse.sample_api import countries
 from tests.conftest import query
-
-try:
-    from pulse.sample_api import countries
-except ImportError:  # the local country API is not in this tree yet
-    countries = None
-pytestmark = pytest.mark.skipif(not hasattr(countries, "CountryApi"),
-                                reason="pulse.sample_api.countries is missing")
 
 DATAFLOWS = list(load_dataflows(DATAFLOWS_FILE))
 
