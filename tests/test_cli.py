@@ -26,3 +26,31 @@ def test_unknown_options_are_refused(warehouse_db):
 def test_db_url_names_the_configured_warehouse(warehouse_db):
     run = subprocess.run([PULSE, "db", "url"], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == warehouse_db.url()
+
+
+def test_load_the_country_sources(warehouse_db, monkeypatch, tmp_path):
+    import shutil
+
+    from pipelines._common import default_pipelines_dir
+    from pulse.sample_api.countries import CountryApi, CountryUniverse
+
+    for schema in ("raw_worldbank", "raw_oecd"):  # and the local state of earlier tests' loads
+        query(warehouse_db, f"drop schema if exists {schema} cascade")
+    for name in ("worldbank", "oecd_gdp"):
+        shutil.rmtree(default_pipelines_dir() / name, ignore_errors=True)
+    monkeypatch.setenv("SOURCES__OECD__LEDGER_PATH", str(tmp_path / "ledger.json"))
+    monkeypatch.setenv("SOURCES__OECD__MIN_SECONDS_BETWEEN_REQUESTS", "0")
+    universe = CountryUniverse(seed=3, countries=5, first_year=2020)
+    with CountryApi(universe) as api:
+        monkeypatch.setenv("SOURCES__WORLDBANK__BASE_URL", api.worldbank_url)
+        monkeypatch.setenv("SOURCES__OECD__BASE_URL", api.oecd_url)
+        for args in (["worldbank"], ["oecd", "--dataset", "gdp"]):
+            run = subprocess.run([PULSE, "load", *args], capture_output=True, text=True)
+            assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        unknown = subprocess.run([PULSE, "load", "oecd", "--dataset", "nope"],
+                                 capture_output=True, text=True)
+    assert query(warehouse_db, "select count(*) from raw_worldbank.countries") == [
+        (len(universe.countries),)]
+    assert query(warehouse_db, "select count(*) from raw_oecd.gdp") == [
+        (len(universe.oecd_rows("gdp")),)]
+    assert unknown.returncode == 1 and "unknown OECD dataflow(s) nope; declared:" in unknown.stderr
