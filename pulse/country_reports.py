@@ -68,14 +68,14 @@ def export_country_reports(countries: Iterable[str] | None = None, out_dir: Path
     try:
         with pg, pg.cursor() as cur:
             cur.execute("set transaction isolation level repeatable read, read only")
-            missing = [m for m in (*YEARLY_MARTS, "rpt_countries__profile")
-                       if not _columns(cur, m)]
+            columns = {m: _columns(cur, m) for m in (*YEARLY_MARTS, "rpt_countries__profile")}
+            missing = [m for m, names in columns.items() if not names]
             if missing:
                 raise ReportError(
                     f"country reports: marts.{', marts.'.join(missing)} not found (or not "
                     f"readable as {conn.user}): build them first with `pulse build`")
-            sql, names = _select({m: [c for c in _columns(cur, m)
-                                      if c not in (*KEY, "country_name")] for m in YEARLY_MARTS})
+            sql, names = _select({m: [c for c in columns[m] if c not in (*KEY, "country_name")]
+                                  for m in YEARLY_MARTS})
             cur.execute("select country_code from marts.rpt_countries__profile order by 1")
             known = [code for (code,) in cur.fetchall()]
             unknown = sorted(set(wanted) - set(known))

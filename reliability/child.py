@@ -94,11 +94,12 @@ def describe(err: BaseException) -> str:
     return " <- ".join(parts)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, commands: dict | None = None) -> int:
+    """Runs `argv[0]` of `commands` (default: these) with the JSON arguments in `argv[1]`."""
     argv = sys.argv[1:] if argv is None else argv
     name, args = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
     try:
-        COMMANDS[name](**args)
+        (commands or COMMANDS)[name](**args)
     except Exception as err:  # reported to the parent, which judges it
         print(f"error {describe(err)}", flush=True)
         raise

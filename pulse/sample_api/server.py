@@ -17,6 +17,7 @@ import socket
 import struct
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -265,27 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.faults.record_success()
         self.state.requests.append(RequestRecord(url.path, params, reply.status, reply.rows,
                                                  token is not None, reply.fault))
-        if reply.fault == "reset":
-            self._reset_connection()
-            return
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for k, v in reply.headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        try:
-            self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):  # client gave up (timeouts)
-            pass
-
-    def _reset_connection(self) -> None:
-        # Linger on with a 0 s timeout makes close() send RST instead of FIN, so
-        # the client sees "connection reset by peer", not a clean end of stream.
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.close_connection = True
-        self.rfile.close()  # the socket's fd stays open while its makefile() is
-        self.connection.close()
+        send_reply(self, reply)
 
     def _handle(self, path: str, params: dict[str, str], token: str | None) -> _Reply:
         state = self.state
@@ -385,6 +366,29 @@ class _Reply:
                               "errorCode": err.code, "data": err.data}, fault=fault)
 
 
+def send_reply(handler: BaseHTTPRequestHandler, reply: _Reply) -> None:
+    """Answers the request with `reply`, or drops the connection for a `reset` fault."""
+    if reply.fault == "reset":
+        # Linger on with a 0 s timeout makes close() send RST instead of FIN, so
+        # the client sees "connection reset by peer", not a clean end of stream.
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                      struct.pack("ii", 1, 0))
+        handler.close_connection = True
+        handler.rfile.close()  # the socket's fd stays open while its makefile() is
+        handler.connection.close()
+        return
+    handler.send_response(reply.status)
+    handler.send_header("Content-Type", reply.content_type)
+    handler.send_header("Content-Length", str(len(reply.body)))
+    for k, v in reply.headers.items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    try:
+        handler.wfile.write(reply.body)
+    except (BrokenPipeError, ConnectionResetError):  # client gave up (timeouts)
+        pass
+
+
 def _make_server(host: str, port: int, state: _State) -> ThreadingHTTPServer:
     handler = type("SampleSodaHandler", (_Handler,), {"state": state})
     server = ThreadingHTTPServer((host, port), handler)
@@ -392,7 +396,7 @@ def _make_server(host: str, port: int, state: _State) -> ThreadingHTTPServer:
     return server
 
 
-class BackgroundServer:
+class BackgroundServer(ABC):
     """An HTTP server on a daemon thread, for tests and the demo: `start()`/`stop()`, or
     use it as a context manager. Subclasses say how to build the server."""
 
@@ -403,8 +407,9 @@ class BackgroundServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def _make_server(self) -> ThreadingHTTPServer:
-        raise NotImplementedError  # each API builds its own handler
+        """The server, bound to (host, port) with this API's request handler."""
 
     @property
     def url(self) -> str:

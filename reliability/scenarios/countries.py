@@ -36,7 +36,6 @@ import logging
 import random
 import sys
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -692,16 +691,9 @@ def child_load(target: str, base_url: str, pipelines_dir: str, credentials: str)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reliability.child import describe
+    from reliability.child import main as child_main
 
-    argv = sys.argv[1:] if argv is None else argv
-    commands: dict[str, Callable[..., None]] = {"load": child_load}
-    try:
-        commands[argv[0]](**json.loads(argv[1]))
-    except Exception as err:  # reported to the parent, which judges it
-        print(f"error {describe(err)}", flush=True)
-        raise
-    return 0
+    return child_main(argv, {"load": child_load})  # the same protocol as reliability.child
 
 
 if __name__ == "__main__":

@@ -144,13 +144,8 @@ def test_processes_share_the_ledger(tmp_path):
 
 
 @pytest.fixture
-def api():
-    from pulse.sample_api import Faults
-
-    universe = countries.CountryUniverse(seed=7, countries=20, first_year=2000)
-    # OECD's own limit set high: only the client's budget may stop requests
-    with countries.CountryApi(universe, faults=Faults(), oecd_requests_per_hour=1000) as server:
-        yield server
+def universe():
+    return countries.CountryUniverse(seed=7, countries=20, first_year=2000)
 
 
 @pytest.fixture

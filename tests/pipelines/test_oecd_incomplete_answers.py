@@ -23,14 +23,6 @@ def universe():
 
 
 @pytest.fixture
-def api(universe):
-    from pulse.sample_api import Faults
-
-    with countries.CountryApi(universe, faults=Faults(), oecd_requests_per_hour=1000) as server:
-        yield server
-
-
-@pytest.fixture
 def load(api, warehouse_db, tmp_path):
     query(warehouse_db, "drop schema if exists raw_oecd cascade")
 

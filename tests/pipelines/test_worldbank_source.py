@@ -4,7 +4,6 @@ failed loads into a real Postgres, compared with the universe's ground truth."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,7 +14,6 @@ from pipelines.worldbank.settings import (
     IndicatorConfigError,
     load_indicators,
 )
-from pulse.sample_api import Faults
 from pulse.sample_api.countries import CountryApi, CountryUniverse
 from tests.conftest import query
 
@@ -25,12 +23,6 @@ DECLARED = list(load_indicators(INDICATORS_FILE))
 @pytest.fixture
 def universe() -> CountryUniverse:
     return CountryUniverse(seed=2026, countries=20, first_year=2000, last_year=2025)
-
-
-@pytest.fixture
-def api(universe) -> Iterator[CountryApi]:
-    with CountryApi(universe, faults=Faults()) as server:
-        yield server
 
 
 @pytest.fixture

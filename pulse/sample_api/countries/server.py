@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
-import struct
 import threading
 import time
 from collections import deque
@@ -23,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..server import _MAINTENANCE_PAGE, BackgroundServer, Faults, RequestRecord
+from ..server import _MAINTENANCE_PAGE, BackgroundServer, Faults, RequestRecord, send_reply
 from ..server import _Reply as Reply
 from . import oecd, worldbank
 from .universe import CountryUniverse
@@ -86,23 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.faults.record_success()
         self.state.requests.append(RequestRecord(url.path, params, reply.status, reply.rows,
                                                  False, reply.fault))
-        if reply.fault == "reset":
-            # Linger 0 makes close() send RST: the client sees "connection reset by peer".
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-            self.rfile.close()
-            self.connection.close()
-            return
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for k, v in reply.headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        try:
-            self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        send_reply(self, reply)
 
     def _handle(self, path: str, params: dict[str, str]) -> Reply:
         state = self.state
