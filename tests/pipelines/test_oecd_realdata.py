@@ -20,7 +20,6 @@ from pipelines.oecd.sdmx_csv import CODES_ONLY, CODES_WITH_ACTIONS, WITH_LABELS,
 from tests.conftest import REALDATA, query
 
 OECD = REALDATA / "oecd"
-pytestmark = pytest.mark.skipif(not OECD.is_dir(), reason=f"no real OECD files in {OECD}")
 
 FILES = {
     # name: (file, data lines, dimensions in file order, empty OBS_VALUE, UNIT_MULT values)
