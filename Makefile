@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Layers, ground up; ruff (with each folder's ruff.toml) refuses an import of a layer above.
+PYTHON_DIRS := pulse pipelines orchestration sample_api bench reliability tests
 
 .PHONY: install manifest demo test lint bench reliability docs dev stop clean
 
@@ -16,13 +18,13 @@ install: $(STAMP)
 
 # dbt's manifest, parsed once here instead of at every Dagster definitions load.
 manifest: install
-	$(BIN)/python -c "from orchestration.defs.project import prepare_dbt; prepare_dbt()"
+	$(BIN)/python -c "from pulse.dbt import prepare_dbt; prepare_dbt()"
 
 demo: manifest
 	$(BIN)/pulse demo
 
 test: manifest
-	$(BIN)/ruff check pulse pipelines orchestration tests bench reliability
+	$(BIN)/ruff check $(PYTHON_DIRS)
 	$(BIN)/python -m pytest -q
 
 BENCH_ROWS ?= 1000000
@@ -36,7 +38,7 @@ reliability: manifest
 	$(BIN)/python -m reliability
 
 lint: install
-	$(BIN)/ruff check pulse pipelines orchestration tests bench reliability
+	$(BIN)/ruff check $(PYTHON_DIRS)
 
 docs: manifest
 	$(BIN)/pulse docs

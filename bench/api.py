@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.api --rows 1000000 --dataset-rows 200000 --revisions 1 --port 8765
 
-serves the whole Chicago portal (`pulse.sample_api.chicago_portal`): `--rows` crimes,
+serves the whole Chicago portal (`sample_api.chicago_portal`): `--rows` crimes,
 `--dataset-rows` rows of each other rows dataset (311 service requests, traffic
 crashes, building permits, food inspections) and both boundary layers, every rows
 dataset with `--revisions` 1% revision batches applied (half new rows, half updated,
@@ -30,7 +30,7 @@ def free_port() -> int:
 def portal(rows: int, dataset_rows: int, seed: int = 1, revisions: int = 0) -> dict[str, Any]:
     """{dataset id: dataset}: the seven datasets at the benchmark's sizes, revised `revisions` times."""
     from pipelines.chicago.settings import load_datasets
-    from pulse.sample_api import chicago_portal
+    from sample_api import chicago_portal
 
     others = [n for n, d in load_datasets().items() if not d.is_boundary and n != "crimes"]
     if dataset_rows:
@@ -71,7 +71,7 @@ def sample_api(rows: int, revisions: int = 0, seed: int = 1, dataset_rows: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pulse.sample_api import serve
+    from sample_api import serve
 
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -57,9 +57,9 @@ def reset_schemas() -> None:
 def run_section(step: Step, repeat: int, countries: int = 200, first_year: int = 1960,
                 last_year: int = 2025, seed: int = 2026) -> tuple[dict[str, Any], dict[str, list]]:
     """(the universe's size, {figure key: [a result per repetition]})."""
-    from pipelines._common import default_pipelines_dir
+    from pipelines.load import default_pipelines_dir
     from pipelines.worldbank.settings import load_indicators
-    from pulse.sample_api.countries import CountryApi, CountryUniverse
+    from sample_api.countries import CountryApi, CountryUniverse
 
     runs: dict[str, list[dict[str, Any]]] = {}
     declared = list(load_indicators())

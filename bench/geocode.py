@@ -22,8 +22,8 @@ import numpy as np
 import psycopg
 
 from pipelines.geo import Boundaries, geocode
-from pulse import warehouse
-from pulse.sample_api import boundaries as synthetic
+from pulse import roles, warehouse
+from sample_api import boundaries as synthetic
 
 DATABASE = "pulse_bench_geocode"
 SEED = 2026
@@ -59,7 +59,7 @@ def load_scratch(admin: warehouse.Connection, lats: np.ndarray, lons: np.ndarray
         cur.execute("create table raw_chicago.crimes (latitude text, longitude text)")
         with cur.copy("copy raw_chicago.crimes from stdin") as copy:
             copy.write("".join(f"{lat:.9f}\t{lon:.9f}\n" for lat, lon in zip(lats, lons, strict=True)))
-    warehouse.connection(admin.database, role="loader")  # gives the tables to the loader, untimed
+    roles.connection("loader", admin.database)  # gives the tables to the loader, untimed
 
 
 def check(admin: warehouse.Connection, lats: np.ndarray, lons: np.ndarray) -> None:
@@ -83,7 +83,7 @@ def bench_geocode(points: int = 1_000_000, repeat: int = 1) -> dict[str, Any]:
     end_to_end, in_memory = [], []
     try:
         load_scratch(admin, lats, lons)
-        loader = warehouse.connection(DATABASE, role="loader")
+        loader = roles.connection("loader", DATABASE)
         for _ in range(repeat):
             warehouse.query(admin, "drop table if exists raw_chicago.geocoded_points")
             started = time.perf_counter()

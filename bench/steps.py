@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pulse import warehouse
+from pulse import roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
 
 
@@ -29,8 +29,8 @@ def pulse_ingest(url: str, state: str, name: str = "crimes", dataset: str = "raw
     through a pipeline of its own as `load_chicago` does; rows counts what dlt normalized."""
     import dlt
 
-    from pipelines._common import run_source
     from pipelines.chicago import dataset_source, pipeline_name
+    from pipelines.load import run_source
 
     rows = 0
     for table in name.split(","):
@@ -46,7 +46,7 @@ def geocode() -> dict[str, Any]:
     """`pipelines.geo.geocode` over the raw tables, as the geocoded_points asset runs it."""
     from pipelines.geo import geocode as locate
 
-    stats = locate(warehouse.url(role="loader"))
+    stats = locate(roles.url("loader"))
     return {"rows": stats.points_geocoded, "points_read": stats.points_read}
 
 
@@ -85,18 +85,18 @@ def dbt_build(full_refresh: bool = False, select: str | None = None) -> dict[str
 def defs_load() -> dict[str, Any]:
     from orchestration.definitions import defs
 
-    return {"assets": len(defs.resolve_all_asset_specs())}
+    return {"assets": len(defs().resolve_all_asset_specs())}
 
 
 def materialize_small() -> dict[str, Any]:
     import dagster as dg
 
     from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.resources import resources
+    from orchestration.lib.resources import resources
 
     key = dg.AssetKey(["seeds", "chicago_community_areas"])
     with dg.instance_for_test() as instance:
-        result = dg.materialize([dbt_models], selection=[key], resources=resources(),
+        result = dg.materialize([dbt_models()], selection=[key], resources=resources(),
                                 instance=instance)
     return {"success": result.success}
 
@@ -151,7 +151,7 @@ def countries_refresh_job(worldbank_url: str, oecd_url: str, reports: str, fresh
     import dagster as dg
 
     from orchestration.definitions import defs
-    from pipelines._common import default_pipelines_dir
+    from pipelines.load import default_pipelines_dir
 
     os.environ.update({"SOURCES__WORLDBANK__BASE_URL": worldbank_url, "SOURCES__OECD__BASE_URL": oecd_url,
                        "SOURCES__OECD__MIN_SECONDS_BETWEEN_REQUESTS": "0", "PULSE_REPORTS_DIR": reports})
@@ -179,13 +179,13 @@ STEPS = {f.__name__: f for f in (ceiling, pulse_ingest, untuned_ingest, geocode,
 # defs_load is the exception: importing the code location is what it measures.
 PRELOAD = {
     "ceiling": ["bench.ceiling"],
-    "pulse_ingest": ["dlt", "pipelines._common", "pipelines.chicago"],
+    "pulse_ingest": ["dlt", "pipelines.load", "pipelines.chicago"],
     "untuned_ingest": ["bench.untuned"],
     "geocode": ["pipelines.geo"],
     "dbt_build": ["orchestration.defs.dbt"],  # only for DBT_BUILD_ARGS, but it imports Dagster
-    "materialize_small": ["dagster", "orchestration.defs.dbt", "orchestration.defs.resources"],
-    "worldbank_ingest": ["dlt", "pipelines._common", "pipelines.worldbank"],
-    "oecd_ingest": ["dlt", "pipelines._common", "pipelines.oecd"],
+    "materialize_small": ["dagster", "orchestration.defs.dbt", "orchestration.lib.resources"],
+    "worldbank_ingest": ["dlt", "pipelines.load", "pipelines.worldbank"],
+    "oecd_ingest": ["dlt", "pipelines.load", "pipelines.oecd"],
     "countries_refresh_job": ["dagster", "orchestration.definitions"],
 }
 

@@ -355,7 +355,7 @@ def scratch_database(name: str) -> Iterator[None]:
     conn = warehouse.create_database(name)
     os.environ["WAREHOUSE_URL"] = conn.url()  # every step and dbt load into this database
     os.environ.update(conn.libpq_env())
-    from orchestration.defs.project import prepare_dbt
+    from pulse.dbt import prepare_dbt
 
     prepare_dbt()  # the manifest names this database; the Dagster steps read it
     try:

@@ -9,13 +9,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from pulse import warehouse
+from pulse import roles, warehouse
 from pulse.dbt import dbt_command, export_dbt_env
 from pulse.warehouse import PROJECT_ROOT
 
 log = logging.getLogger("pulse")
+# Entry point group of commands that other packages add: a function taking the subparsers.
+COMMANDS_GROUP = "pulse.commands"
 
 
 def step(message: str) -> None:
@@ -62,13 +65,13 @@ def cmd_db(args: argparse.Namespace) -> int:
         for key, value in warehouse.status().items():
             print(f"{key}: {value}")
     elif args.action == "url":
-        print(warehouse.url(role=args.role))
+        print(roles.url(args.role))
     elif args.action == "env":
         # eval "$(pulse db env)" points psql and a bare `dbt` at the warehouse.
-        for key, value in warehouse.connection(role=args.role).libpq_env().items():
+        for key, value in roles.connection(args.role).libpq_env().items():
             print(f"export {key}='{value}'")
     elif args.action == "psql":
-        conn = warehouse.connection(role=args.role)
+        conn = roles.connection(args.role)
         os.environ.update(conn.libpq_env())
         psql = warehouse.psql_executable()
         os.execv(psql, [psql, *args.rest])
@@ -95,80 +98,14 @@ def cmd_db_roles() -> int:
         role = roles.role(key)
         print(f"\n{role.name}: {described[role.name]}")
         try:
-            print(f"  url: {warehouse.connection(role=key).redacted()}"
+            print(f"  url: {roles.connection(key).redacted()}"
                   f"  (pulse db url --role {key})")
         except warehouse.WarehouseError as err:
             print(f"  {err}")
     return 0
 
 
-# --- sample API ---------------------------------------------------------------------------
-
-
-def cmd_sample_api(args: argparse.Namespace) -> int:
-    from pulse.sample_api.__main__ import main as serve_main
-
-    return serve_main(
-        ["--rows", str(args.rows), "--seed", str(args.seed), "--port", str(args.port),
-         "--revisions", str(args.revisions)]
-    )
-
-
 # --- load / build / docs ----------------------------------------------------------------------
-
-
-def cmd_load(args: argparse.Namespace) -> int:
-    if args.source != "chicago":
-        return _load_countries(args)
-    from pipelines.chicago import SocrataError, load_chicago
-
-    step(f"loading {args.source} into {warehouse.connection(role='loader').redacted()}")
-    try:
-        infos = load_chicago(args.dataset or None)
-    except SocrataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    for name, info in infos.items():
-        print(f"{name}: {info}")
-    # The enriched models join every point to its ZIP code and area: locate the new ones.
-    from pipelines.geo import BoundariesMissingError, geocode
-
-    try:
-        stats = geocode(warehouse.url(role="loader"))
-    except BoundariesMissingError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    step(f"geocoded {stats.points_geocoded:,} new coordinate pairs "
-         f"({stats.outside_boundaries:,} outside the boundaries) in {stats.seconds:.1f}s")
-    return 0
-
-
-def _load_countries(args: argparse.Namespace) -> int:
-    """`pulse load worldbank|oecd`: what changed upstream since the last load."""
-    step(f"loading {args.source} into {warehouse.connection(role='loader').redacted()}")
-    try:
-        if args.source == "worldbank":
-            from pipelines.worldbank import WorldBankError, load_worldbank
-
-            try:
-                infos = {"worldbank": load_worldbank()}
-            except WorldBankError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 1
-        else:
-            from pipelines.oecd import OecdError, load_oecd
-
-            try:
-                infos = load_oecd(args.dataset or None)
-            except OecdError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 1
-    except ValueError as err:  # an unknown dataflow or a bad declaration
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for name, info in infos.items():
-        print(f"{name}: {info}")
-    return 0
 
 
 def run_dbt(*dbt_args: str) -> int:
@@ -195,7 +132,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 def cmd_reports(args: argparse.Namespace) -> int:
     """`pulse reports`: every rpt_ mart as CSV, Parquet and JSON, read as the analyst."""
-    from orchestration.defs.project import prepare_dbt
+    from pulse.dbt import prepare_dbt
     from pulse.reports import ReportError, export_all, reports_dir, write_index
 
     export_dbt_env()  # prepare_dbt may run `dbt parse`, which reads the PG* variables
@@ -226,7 +163,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from orchestration.defs.project import prepare_dbt
+    from pulse.dbt import prepare_dbt
 
     export_dbt_env()  # Dagster's dbt runs as the transformer; dlt asks for the loader itself
     prepare_dbt()
@@ -246,12 +183,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from pulse.demo import run_demo
-
-    return run_demo(rows=args.rows, revision_share=args.revision_share)
-
-
 # --- parser ---------------------------------------------------------------------------------
 
 
@@ -265,20 +196,6 @@ def parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["start", "stop", "status", "url", "env", "psql", "roles"])
     db.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to psql")
     db.set_defaults(func=cmd_db)
-
-    api = sub.add_parser("sample-api", help="serve the local Socrata-compatible API")
-    api.add_argument("--rows", type=int, default=100_000)
-    api.add_argument("--seed", type=int, default=1)
-    api.add_argument("--port", type=int, default=8765)
-    api.add_argument("--revisions", type=int, default=0, help="revision batches to apply")
-    api.set_defaults(func=cmd_sample_api)
-
-    load = sub.add_parser("load", help="run one source's dlt pipeline (incremental)")
-    load.add_argument("source", choices=["chicago", "worldbank", "oecd"])
-    load.add_argument("--dataset", action="append", metavar="NAME",
-                      help="load only this dataset of pipelines/chicago/datasets.yml, or this "
-                      "dataflow of pipelines/oecd/dataflows.yml (repeatable)")
-    load.set_defaults(func=cmd_load)
 
     build = sub.add_parser("build", help="dbt build; other options go to dbt (--select ...)")
     build.set_defaults(func=cmd_build, passes_extra_args=True)
@@ -296,15 +213,15 @@ def parser() -> argparse.ArgumentParser:
                          "default: every country)")
     reports.set_defaults(func=cmd_reports)
 
-    demo = sub.add_parser("demo", help="everything end to end against the local API")
-    demo.add_argument("--rows", type=int, default=int(os.environ.get("PULSE_DEMO_ROWS", 50_000)))
-    demo.add_argument("--revision-share", type=float, default=0.01)
-    demo.set_defaults(func=cmd_demo)
-
     dev = sub.add_parser("dev", help="the Dagster UI (binds to 127.0.0.1)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=cmd_dev)
+
+    # Commands of the packages above this one (`pulse demo`, `pulse sample-api` from
+    # sample_api/): registered as entry points, so the floor never imports them.
+    for command in entry_points(group=COMMANDS_GROUP):
+        command.load()(sub)
     return p
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pulse import warehouse
+from pulse import roles, warehouse
 from pulse.reports import ReportError, reports_dir
 
 COUNTRIES_FOLDER = "countries"
@@ -63,7 +63,7 @@ def export_country_reports(countries: Iterable[str] | None = None, out_dir: Path
 
     wanted = sorted({c.strip().upper() for c in countries or () if c.strip()})
     out = (Path(out_dir) if out_dir is not None else reports_dir()) / COUNTRIES_FOLDER
-    conn = conn or warehouse.connection(role="analyst")
+    conn = conn or roles.connection("analyst")
     pg = psycopg2.connect(conn.url())
     try:
         with pg, pg.cursor() as cur:

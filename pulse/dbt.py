@@ -1,7 +1,12 @@
-"""The one way Pulse calls the dbt CLI: the dbt beside this interpreter, this project."""
+"""The one way Pulse calls dbt: the dbt beside this interpreter, this project, and its
+manifest, prepared once (`prepare_dbt`) and read by everything that needs it."""
 
 from __future__ import annotations
 
+import functools
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +15,15 @@ from pulse.warehouse import PROJECT_ROOT
 
 # Works without activating the virtualenv.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+DBT_TARGET_DIR = PROJECT_ROOT / "target"
+MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
+# What a parse reads: a change to any of these makes the manifest stale.
+DBT_SOURCES = (PROJECT_ROOT / "dbt_project", PROJECT_ROOT / "dbt_project.yml",
+               PROJECT_ROOT / "pipelines" / "worldbank" / "indicators.yml")
+
+
+class DbtError(RuntimeError):
+    """dbt could not prepare the project (a parse error, a missing profile variable)."""
 
 
 def dbt_command(*args: str) -> list[str]:
@@ -24,4 +38,60 @@ DBT_ROLE = "transformer"
 
 def export_dbt_env(database: str | None = None) -> warehouse.Connection:
     """Points the PG* variables profiles.yml reads at the transformer's connection."""
-    return warehouse.export_env(database, role=DBT_ROLE)
+    from pulse import roles
+
+    conn = roles.connection(DBT_ROLE, database)
+    os.environ.update(conn.libpq_env())
+    return conn
+
+
+# --- the manifest ---------------------------------------------------------------------
+
+
+def _newest_source_mtime() -> float:
+    project, *files = DBT_SOURCES
+    paths = [*(p for p in files if p.exists()), *(p for p in project.rglob("*") if p.is_file())]
+    return max(p.stat().st_mtime for p in paths)
+
+
+def _manifest_database(manifest: Path) -> str | None:
+    nodes = json.loads(manifest.read_text()).get("nodes", {})
+    return next((n.get("database") for n in nodes.values() if n.get("database")), None)
+
+
+def manifest_is_stale(manifest: Path = MANIFEST_PATH) -> bool:
+    """Missing, older than the dbt sources, or parsed for another database.
+
+    The manifest bakes the database into every relation name, and Dagster reads row
+    counts through those names: a manifest of another database would miss them.
+    """
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
+        return True
+    return _manifest_database(manifest) != os.environ.get("PGDATABASE", "pulse")
+
+
+def prepare_dbt(force: bool = False) -> Path:
+    """The manifest's path, after `dbt parse` if it is stale (see `manifest_is_stale`).
+
+    `make` calls it before the tests, the demo and the Dagster UI; the Dagster
+    definitions call it when they are built (never at import), so a changed model shows
+    up at the next reload.
+    """
+    if force or manifest_is_stale():
+        parse = subprocess.run(dbt_command("parse", "--quiet", "--target-path", str(DBT_TARGET_DIR)),
+                               cwd=PROJECT_ROOT, capture_output=True, text=True)
+        if parse.returncode != 0:
+            raise DbtError(f"dbt parse of {PROJECT_ROOT / 'dbt_project'} failed (exit "
+                           f"{parse.returncode}); fix the project and run `make manifest`:\n"
+                           f"{(parse.stdout + parse.stderr)[-3000:]}")
+    return MANIFEST_PATH
+
+
+def load_manifest(path: Path = MANIFEST_PATH) -> dict:
+    """The prepared manifest, parsed once per process and file version."""
+    return _parsed(path, path.stat().st_mtime)
+
+
+@functools.cache
+def _parsed(path: Path, mtime: float) -> dict:
+    return json.loads(path.read_text())

@@ -50,7 +50,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pulse import warehouse
+from pulse import roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
 
 try:  # POSIX; elsewhere exports in parallel may drop each other from the index
@@ -470,7 +470,7 @@ def export_report(schema: str, table: str, out_dir: Path | None = None, *,
         raise ReportError(f"report name {name!r}: use letters, digits, '_', '.' or '-' only")
     out_dir = Path(out_dir) if out_dir is not None else reports_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    conn = conn or warehouse.connection(role="analyst")
+    conn = conn or roles.connection("analyst")
     relation = f"{schema}.{table}"
     snapshot = _read(conn, schema, table)
     column_descriptions = column_descriptions or {}
@@ -632,7 +632,7 @@ def export_all(manifest_path: Path, out_dir: Path | None = None
     A mart that cannot be read (not built yet, not granted) does not stop the others.
     """
     out_dir = Path(out_dir) if out_dir is not None else reports_dir()
-    conn = warehouse.connection(role="analyst")
+    conn = roles.connection("analyst")
     written, failed = [], []
     for model in report_models(manifest_path):
         try:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Role:
-    key: str  # what callers ask for: warehouse.url(role="loader")
+    key: str  # what callers ask for: roles.url("loader")
     name: str  # the database role
     password_env: str
     duty: str  # for `pulse db roles`
@@ -44,7 +44,7 @@ ANALYST = Role("analyst", "pulse_analyst", "PULSE_ANALYST_PASSWORD",
 ROLES = {role.key: role for role in (LOADER, TRANSFORMER, ANALYST)}
 
 # The upstream systems Pulse loads; each gets the raw schema dlt writes (see
-# pipelines._common.raw_dataset).
+# pipelines.load.raw_dataset).
 SOURCES = ("chicago", "worldbank", "oecd")
 RAW_PREFIX = "raw_"
 # dlt merges through a staging dataset beside the raw one (its default name layout).
@@ -103,6 +103,34 @@ def role_connection(admin: Connection, key: str, raw_dataset: str | None = None)
     return Connection(admin.host, admin.port, role_.name, password, admin.database)
 
 
+def connection(key: str | None = None, database: str | None = None,
+               raw_dataset: str | None = None) -> Connection:
+    """The warehouse connection of role `key` ("loader", "transformer", "analyst"), after
+    its roles, schemas and grants are ensured in the database; `raw_dataset` is a raw_*
+    schema the loader is about to write. None or "admin" is the admin's own connection;
+    `PULSE_ROLES=off` returns the admin's for every role."""
+    admin = warehouse.connection(database)
+    if key in (None, "admin"):
+        return admin
+    return role_connection(admin, key, raw_dataset=raw_dataset)
+
+
+def url(key: str | None = None, database: str | None = None,
+        raw_dataset: str | None = None) -> str:
+    """`connection(...)` as a postgresql:// URL that psql, dlt and psycopg accept."""
+    return connection(key, database, raw_dataset).url()
+
+
+def connect(key: str | None = None, database: str | None = None):
+    """A psycopg2 connection as role `key` (the caller closes it)."""
+    return warehouse.connect(connection(key, database))
+
+
+def export_env(key: str | None = None, database: str | None = None) -> Connection:
+    """Points the PG* variables at role `key`'s connection, so dbt and child processes follow."""
+    return warehouse.export_env(connection(key, database))
+
+
 # --- ensure_roles -------------------------------------------------------------------------
 
 
@@ -141,7 +169,7 @@ def ensure_roles(database: str | None = None, *, admin: Connection | None = None
             )
     for attempt in range(5):
         try:
-            pg = psycopg2.connect(**warehouse._dsn(admin))
+            pg = psycopg2.connect(**warehouse.dsn(admin))
         except psycopg2.OperationalError as err:
             raise WarehouseError(f"could not connect to {admin.redacted()}: {err}") from err
         try:

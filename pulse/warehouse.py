@@ -5,7 +5,7 @@ PostgreSQL 16 (the pgserver wheel) with its data under `.warehouse/` in the
 project. The server is started on demand, outlives the process that started it
 (so the CLI, dbt and Dagster share one server) and is stopped by `pulse db stop`.
 
-Each step connects as the least role it needs (`connection(role=...)`, pulse/roles.py):
+Each step connects as the least role it needs (`pulse.roles.connection(...)`):
 dlt as `pulse_loader`, dbt as `pulse_transformer`, readers as `pulse_analyst`. The
 URL's own user (the admin) only creates databases and those roles.
 """
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -44,28 +44,26 @@ class Connection:
 
     @classmethod
     def from_url(cls, url: str) -> Connection:
-        parts = urlsplit(url)
-        if parts.scheme not in ("postgresql", "postgres"):
+        """Parsed by libpq's own rules (psycopg.conninfo): percent-escapes, `[::1]`,
+        socket folders in the host (`%2Ftmp`) or in `?host=`, all as psql reads them."""
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+
+        if urlsplit(url).scheme not in ("postgresql", "postgres"):
             raise WarehouseError(
                 "WAREHOUSE_URL must start with postgresql://. "
                 "Example: postgresql://user:password@localhost:5432/pulse"
             )
-        # Parsed by hand: urlsplit lowercases the host, which breaks socket paths (%2Fpath).
-        userinfo, _, hostport = parts.netloc.rpartition("@")
-        user, _, password = userinfo.partition(":")
-        host, port = hostport, "5432"
-        if hostport.startswith("["):
-            host, _, rest = hostport[1:].partition("]")
-            port = rest.lstrip(":") or port
-        elif ":" in hostport:
-            host, _, port = hostport.rpartition(":")
-        query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+        try:
+            params = conninfo_to_dict(url)
+        except ProgrammingError as err:  # libpq's message never repeats the password
+            raise WarehouseError(f"WAREHOUSE_URL is not a valid PostgreSQL URL: {err}") from None
         return cls(
-            host=unquote(query.get("host", host)) or "localhost",
-            port=int(query.get("port", port)),
-            user=unquote(user) or "postgres",
-            password=unquote(password),
-            database=parts.path.lstrip("/") or DEFAULT_DATABASE,
+            host=str(params.get("host") or "localhost"),
+            port=int(params.get("port") or 5432),
+            user=str(params.get("user") or "postgres"),
+            password=str(params.get("password") or ""),
+            database=str(params.get("dbname") or DEFAULT_DATABASE),
         )
 
     def url(self) -> str:
@@ -118,37 +116,26 @@ def is_embedded_server(conn: Connection) -> bool:
 ROLES = ("loader", "transformer", "analyst")
 
 
-def connection(database: str | None = None, start: bool = True, role: str | None = None,
-               raw_dataset: str | None = None) -> Connection:
-    """The warehouse connection; starts the embedded server if needed and `start`.
-
-    Without `role` it is the admin's (WAREHOUSE_URL's user, or the embedded `postgres`).
-    With `role` ("loader", "transformer", "analyst") it is that role's, after its roles,
-    schemas and grants are ensured in the database (`pulse.roles`); `raw_dataset` is a
-    raw_* schema the loader is about to write. `PULSE_ROLES=off` returns the admin's.
-    """
+def connection(database: str | None = None, start: bool = True) -> Connection:
+    """The admin's connection (WAREHOUSE_URL's user, or the embedded `postgres`); starts
+    the embedded server if needed and `start`. A step's own role: `pulse.roles.connection`."""
     if url := os.environ.get("WAREHOUSE_URL"):
         conn = Connection.from_url(url)
     else:
         conn = _embedded_connection(start=start)
     if database:
         conn = Connection(conn.host, conn.port, conn.user, conn.password, database)
-    if role and role != "admin":
-        from pulse.roles import role_connection  # it imports this module
-
-        conn = role_connection(conn, role, raw_dataset=raw_dataset)
     return conn
 
 
-def url(database: str | None = None, role: str | None = None,
-        raw_dataset: str | None = None) -> str:
-    """A postgresql:// URL that psql, dlt and psycopg accept (see `connection`)."""
-    return connection(database, role=role, raw_dataset=raw_dataset).url()
+def url(database: str | None = None) -> str:
+    """The admin's postgresql:// URL, which psql, dlt and psycopg accept."""
+    return connection(database).url()
 
 
-def export_env(database: str | None = None, role: str | None = None) -> Connection:
-    """Puts the connection into PG* variables, so dbt and child processes follow."""
-    conn = connection(database, role=role)
+def export_env(conn: Connection | None = None) -> Connection:
+    """Puts `conn` (default: the admin's) into PG* variables, so dbt and child processes follow."""
+    conn = conn or connection()
     os.environ.update(conn.libpq_env())
     return conn
 
@@ -265,7 +252,7 @@ def _ensure_database(admin: Connection, name: str) -> None:
     import psycopg2
     from psycopg2 import sql
 
-    conn = psycopg2.connect(**_dsn(admin))
+    conn = psycopg2.connect(**dsn(admin))
     conn.autocommit = True  # create database refuses to run in a transaction
     try:
         with conn.cursor() as cur:
@@ -289,7 +276,7 @@ def drop_database(name: str) -> None:
 
     conn = connection()
     admin = Connection(conn.host, conn.port, conn.user, conn.password, "postgres")
-    pg = psycopg2.connect(**_dsn(admin))
+    pg = psycopg2.connect(**dsn(admin))
     pg.autocommit = True
     try:
         with pg.cursor() as cur:
@@ -298,7 +285,8 @@ def drop_database(name: str) -> None:
         pg.close()
 
 
-def _dsn(conn: Connection) -> dict[str, object]:
+def dsn(conn: Connection) -> dict[str, object]:
+    """`conn` as psycopg2.connect keywords."""
     return {"host": conn.host, "port": conn.port, "user": conn.user,
             "password": conn.password, "dbname": conn.database}
 
@@ -314,11 +302,11 @@ def psql_executable() -> str:
     return str(POSTGRES_BIN_PATH / "psql")
 
 
-def connect(database: str | None = None, role: str | None = None):
-    """A psycopg2 connection to the warehouse, as `role` (the caller closes it)."""
+def connect(conn: Connection | None = None):
+    """A psycopg2 connection to `conn` (default: the admin's); the caller closes it."""
     import psycopg2
 
-    return psycopg2.connect(**_dsn(connection(database, role=role)))
+    return psycopg2.connect(**dsn(conn or connection()))
 
 
 def query(conn: Connection, sql: Any, params: tuple = ()) -> list[tuple]:

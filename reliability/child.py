@@ -59,8 +59,8 @@ class LoadSteps(logging.Handler):
 
 def load(base_url: str, pipelines_dir: str, credentials: str, dataset: str = "crimes",
          **source_args: object) -> None:
-    from pipelines._common import LOADER_FILE_FORMAT
     from pipelines.chicago import dataset_pipeline, dataset_source
+    from pipelines.load import LOADER_FILE_FORMAT
 
     pipeline = dataset_pipeline(dataset, pipelines_dir=pipelines_dir)
     source_args.setdefault("backoff_factor", 0)

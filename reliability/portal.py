@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulse.sample_api import chicago_portal
 from reliability import verify
+from sample_api import chicago_portal
 
 ROW_TABLES = verify.ROW_TABLES
 BOUNDARY_TABLES = verify.BOUNDARY_TABLES

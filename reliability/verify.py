@@ -125,7 +125,7 @@ def lost(truth_ids: Iterable[str], raw_ids: Iterable[str]) -> int:
 def truth_versions(dataset: Any) -> Versions:
     """key -> `:updated_at` of every row the API serves now, read through its query engine
     (the key and system fields only, so no row is rendered)."""
-    from pulse.sample_api.soql import MAX_LIMIT, parse_query
+    from sample_api.soql import MAX_LIMIT, parse_query
 
     key = dataset.model.key
     out: Versions = {}
@@ -309,9 +309,9 @@ def marts_match_truth(conn: warehouse.Connection, dataset: Any) -> tuple[bool, s
 
     `dataset` is a CrimesDataset or a Snapshot (anything with `.truth()`). Returns
     (equal, what differs). The expectations are the ones tests/dbt/test_marts.py checks
-    the marts with, imported from there so there is one definition of them.
+    the marts with (sample_api/oracles): one definition of them.
     """
-    from tests.dbt.test_marts import assert_daily_matches, assert_monthly_matches
+    from sample_api.oracles.crimes import assert_daily_matches, assert_monthly_matches
 
     for name, check in (("monthly", assert_monthly_matches), ("daily", assert_daily_matches)):
         try:
@@ -328,9 +328,9 @@ def located_marts_match_truth(conn: warehouse.Connection,
     independent computation from the served rows and the boundaries' analytic `locate`.
 
     `rows` is {table name: served rows} of every rows dataset. The expectation is the one
-    tests/dbt/test_chicago_reports.py checks the marts with, imported from there.
+    tests/dbt/test_chicago_reports.py checks the marts with (sample_api/oracles).
     """
-    from tests.dbt.test_chicago_reports import check_monthly
+    from sample_api.oracles.chicago_reports import check_monthly
 
     try:
         check_monthly(conn, {name: list(served) for name, served in rows.items()})

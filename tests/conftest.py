@@ -48,7 +48,7 @@ def warehouse_db() -> Iterator[warehouse.Connection]:
 
 @pytest.fixture(scope="session")
 def dbt_manifest(warehouse_db) -> Path:
-    from orchestration.defs.project import prepare_dbt
+    from pulse.dbt import prepare_dbt
 
     return prepare_dbt()
 

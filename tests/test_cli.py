@@ -31,8 +31,8 @@ def test_db_url_names_the_configured_warehouse(warehouse_db):
 def test_load_the_country_sources(warehouse_db, monkeypatch, tmp_path):
     import shutil
 
-    from pipelines._common import default_pipelines_dir
-    from pulse.sample_api.countries import CountryApi, CountryUniverse
+    from pipelines.load import default_pipelines_dir
+    from sample_api.countries import CountryApi, CountryUniverse
 
     for schema in ("raw_worldbank", "raw_oecd"):  # and the local state of earlier tests' loads
         query(warehouse_db, f"drop schema if exists {schema} cascade")

@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from pulse import roles, warehouse
+from pulse import roles
 from pulse.reports import (
     FORMATS,
     ReportError,
@@ -77,7 +77,7 @@ ROWS = [
 @pytest.fixture(scope="module")
 def awkward(warehouse_db):
     """marts.rpt_test__awkward as the admin, readable by the analyst as dbt's grants do."""
-    warehouse.connection(role="analyst")  # roles and the marts schema exist
+    roles.connection("analyst")  # roles and the marts schema exist
     columns = ", ".join(f"{name} {type_}" for name, (type_, _) in COLUMNS.items())
     query(warehouse_db, f"drop table if exists marts.{TABLE}")
     query(warehouse_db, f"create table marts.{TABLE} ({columns})")

@@ -14,7 +14,7 @@ from psycopg2 import errors
 from pipelines.chicago import dataset_pipeline, load_chicago, load_dataset
 from pipelines.geo import geocode
 from pulse import roles, warehouse
-from pulse.sample_api import SampleApi, chicago_portal
+from sample_api import SampleApi, chicago_portal
 from tests.conftest import TEST_DATABASE, query, run_dbt
 
 ROWS = 2_000
@@ -55,7 +55,7 @@ def owners(conn, schema: str) -> dict[str, str]:
 
 def as_role(role: str, statement: str, params: tuple | None = None) -> list[tuple] | None:
     """Runs `statement` over `role`'s own connection; rolls back whatever it did."""
-    pg = warehouse.connect(role=role)
+    pg = roles.connect(role)
     try:
         with pg.cursor() as cur:
             cur.execute("select current_user")
@@ -200,7 +200,7 @@ def test_tables_an_admin_created_in_raw_become_the_loaders(built, warehouse_db):
 
 
 def test_a_new_raw_dataset_is_created_for_the_loader(built, warehouse_db):
-    url = warehouse.url(role="loader", raw_dataset="raw_rolecheck")
+    url = roles.url("loader", raw_dataset="raw_rolecheck")
     assert "pulse_loader" in url
     try:
         assert dict(query(warehouse_db, "select nspname, pg_get_userbyid(nspowner) "
@@ -208,7 +208,7 @@ def test_a_new_raw_dataset_is_created_for_the_loader(built, warehouse_db):
             "raw_rolecheck": "pulse_loader", "raw_rolecheck_staging": "pulse_loader"}
         as_role("loader", "create table raw_rolecheck.t (i int)")
         with pytest.raises(warehouse.WarehouseError, match="only raw schemas"):
-            warehouse.url(role="loader", raw_dataset="marts")
+            roles.url("loader", raw_dataset="marts")
     finally:
         query(warehouse_db, "drop schema raw_rolecheck, raw_rolecheck_staging cascade")
 
@@ -223,7 +223,7 @@ def test_password_from_the_environment_is_set_hashed(warehouse_db, monkeypatch):
         (stored,), = query(warehouse_db, "select rolpassword from pg_authid "
                                          "where rolname = 'pulse_analyst'")
         assert stored.startswith("SCRAM-SHA-256$") and secret not in stored
-        assert warehouse.connection(role="analyst").password == secret
+        assert roles.connection("analyst").password == secret
         assert roles.ensure_roles(TEST_DATABASE) == []  # set once
     finally:
         # the embedded server trusts local connections: the role goes back to no password
@@ -244,11 +244,11 @@ def test_other_servers_need_each_roles_password(monkeypatch):
 def test_roles_off_runs_every_step_as_the_admin(warehouse_db, monkeypatch):
     monkeypatch.setenv("PULSE_ROLES", "off")
     for role in warehouse.ROLES:
-        assert warehouse.url(role=role) == warehouse_db.url()
+        assert roles.url(role) == warehouse_db.url()
 
 
 
 def test_a_role_cannot_grant_itself_more(built):
     """ensure_roles run by anyone but the admin fails, and says what the admin needs."""
     with pytest.raises(warehouse.WarehouseError, match="CREATEROLE"):
-        roles.ensure_roles(admin=warehouse.connection(role="analyst"))
+        roles.ensure_roles(admin=roles.connection("analyst"))

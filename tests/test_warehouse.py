@@ -46,24 +46,24 @@ def test_role_urls_differ_from_the_admins_only_in_the_user(warehouse_db):
     if not roles.roles_enabled():
         pytest.skip("PULSE_ROLES=off")
     for role in warehouse.ROLES:
-        conn = warehouse.connection(role=role)
+        conn = roles.connection(role)
         assert (conn.host, conn.port, conn.database) == (
             warehouse_db.host, warehouse_db.port, warehouse_db.database)
         assert conn.user == f"pulse_{role}" != warehouse_db.user
-        assert warehouse.url(role=role) == conn.url()
+        assert roles.url(role) == conn.url()
         assert f":{conn.password}@" not in conn.redacted() and ":***@" in conn.redacted()
 
 
 def test_export_env_as_a_role_points_psql_at_it(warehouse_db, monkeypatch):
     import os
 
-    from pulse import roles, warehouse
+    from pulse import roles
 
     if not roles.roles_enabled():
         pytest.skip("PULSE_ROLES=off")
     for key in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"):
         monkeypatch.setenv(key, os.environ.get(key, ""))  # put back after the test
-    warehouse.export_env(role="analyst")
+    roles.export_env("analyst")
     out = subprocess.run([psql_executable(), "-tAc", "select current_user, current_database()"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"pulse_analyst|{warehouse_db.database}"

@@ -1,63 +1,60 @@
-"""The dbt project as Dagster assets; dbt tests become asset checks."""
+"""Stage 3, dbt: the dbt project as assets (staging, enriched, marts); dbt tests are checks."""
 
-
-import os
-from collections.abc import Iterator, Mapping
-from typing import Any
+import functools
+from collections.abc import Iterator
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource, dbt_assets
 
-from pulse.dbt import export_dbt_env
-
-from .ingestion import UNCHANGED, raw_table_key
-from .project import dbt_project
+from ..lib.dbt_project import dbt_project, manifest
+from ..lib.dlt_load import UNCHANGED
+from ..lib.resources import WarehouseResource
+from ..lib.translators import dbt_translator
 
 # Unit tests check SQL logic on fixtures: they run in `make test`, not on every refresh.
 DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 
 
-class PulseDbtTranslator(DagsterDbtTranslator):
-    """dbt sources take the raw table's key, so the graph runs API -> raw -> marts unbroken."""
+@functools.cache
+def dbt_models() -> dg.AssetsDefinition:
+    @dbt_assets(manifest=manifest(), project=dbt_project(), dagster_dbt_translator=dbt_translator(),
+                name="dbt_models")
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                   warehouse: WarehouseResource) -> Iterator:
+        """`dbt build` of the selected models: seeds, models and their tests, in dependency order."""
+        if nothing_new_upstream(context):
+            context.log.info("every load of this run found nothing new upstream: no dbt build")
+            return  # the outputs are skippable: the reports downstream skip too
+        with warehouse.dbt_env():  # dbt runs as the transformer role
+            yield from dbt.cli([*DBT_BUILD_ARGS, *indirect_selection(context)],
+                               context=context).stream().fetch_row_counts()
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        props = self.get_resource_props(manifest, unique_id)
-        if props["resource_type"] == "source":
-            return spec.replace_attributes(key=raw_table_key(props["schema"], props["identifier"]))
-        return spec
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        # staging / enriched / marts: the layer is the group, as in the dbt folders.
-        fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 and dbt_resource_props["resource_type"] == "model" else "seeds"
+    return dbt_models
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    # Tests on raw sources are checks of the raw tables: a failing one shows on the raw asset
-    # and (dbt build) keeps every model downstream of it from being refreshed.
-    dagster_dbt_translator=PulseDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)),
-    name="dbt_models",
-)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
-    """`dbt build` of the selected models: seeds, models and their tests, in dependency order."""
-    if nothing_new_upstream(context):
-        context.log.info("every load of this run found nothing new upstream: no dbt build")
-        return  # the outputs are skippable: the reports downstream skip too
-    export_dbt_env()  # profiles.yml reads PG* variables: dbt runs as the transformer role
-    # Dagster may run the models in several steps (those upstream of geocoded_points, then
-    # the rest). dbt's default ("eager") would run a test with the first step that selects
-    # any of its parents: a relationships test from a seed to a model not built yet.
-    # "buildable" runs it with the step that builds its last parent.
-    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
-    yield from dbt.cli(DBT_BUILD_ARGS, context=context).stream().fetch_row_counts()
+def indirect_selection(context: dg.AssetExecutionContext) -> list[str]:
+    """`--indirect-selection buildable` when every check of the selected models runs.
+
+    Dagster may run the models in several steps (those upstream of geocoded_points, then
+    the rest). dbt's default ("eager") would run a test with the first step that selects
+    any of its parents: a relationships test from a seed to a model not built yet.
+    "buildable" runs it with the step that builds its last parent. When some checks of
+    the selected models are left out, dagster-dbt names each test to run itself.
+    """
+    wanted = {check for check in context.assets_def.check_keys
+              if check.asset_key in context.selected_asset_keys}
+    if wanted <= set(context.selected_asset_check_keys):
+        return ["--indirect-selection", "buildable"]
+    return []
 
 
 def nothing_new_upstream(context: dg.AssetExecutionContext) -> bool:
-    """True when this run loaded raw tables and every one of them came back unchanged."""
+    """True when this run loaded raw tables and every one of them came back unchanged.
+
+    Read from this run's events rather than left to Dagster's own skipping (outputs not
+    yielded): that would skip dbt when *any* load was unchanged, and a run where one
+    provider published and another did not must still build.
+    """
     records = context.instance.get_records_for_run(
         context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
     loads = [m for r in records if (m := r.event_log_entry.asset_materialization)

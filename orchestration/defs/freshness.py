@@ -5,25 +5,24 @@ dbt knows each source's `loaded_at_field` and thresholds (the sources YAML); thi
 with WARN severity, `error` (or a table that is not there) with ERROR.
 """
 
+import functools
 import json
 from collections.abc import Iterator
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from pulse.dbt import export_dbt_env
-
-from .ingestion import raw_table_key
-from .project import load_manifest
+from ..lib.dbt_project import manifest
+from ..lib.keys import raw_table_key
+from ..lib.resources import WarehouseResource
 
 CHECK_NAME = "source_freshness"
 
 
 def _sources_with_freshness() -> dict[str, dict]:
     """dbt unique_id -> source node, for the sources that declare thresholds."""
-    manifest = load_manifest()
     return {
-        uid: node for uid, node in manifest["sources"].items()
+        uid: node for uid, node in manifest()["sources"].items()
         if (node.get("freshness") or {}).get("warn_after", {}).get("count")
         or (node.get("freshness") or {}).get("error_after", {}).get("count")
     }
@@ -33,6 +32,7 @@ def _key(node: dict) -> dg.AssetKey:
     return raw_table_key(node["schema"], node["identifier"])
 
 
+@functools.cache
 def freshness_checks() -> dg.AssetChecksDefinition:
     sources = _sources_with_freshness()
     specs = [
@@ -43,15 +43,15 @@ def freshness_checks() -> dg.AssetChecksDefinition:
     ]
 
     @dg.multi_asset_check(specs=specs, name="dbt_source_freshness", can_subset=True)
-    def dbt_source_freshness(context: dg.AssetCheckExecutionContext,
-                             dbt: DbtCliResource) -> Iterator[dg.AssetCheckResult]:
+    def dbt_source_freshness(context: dg.AssetCheckExecutionContext, dbt: DbtCliResource,
+                             warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         selected = {key.asset_key for key in context.selected_asset_check_keys}
         chosen = {uid: node for uid, node in sources.items() if _key(node) in selected}
-        export_dbt_env()  # as the transformer, which reads raw
         select = [f"source:{node['source_name']}.{node['name']}" for node in chosen.values()]
-        invocation = dbt.cli(["source", "freshness", "--select", " ".join(select)],
-                             raise_on_error=False)
-        invocation.wait()
+        with warehouse.dbt_env():  # as the transformer, which reads raw
+            invocation = dbt.cli(["source", "freshness", "--select", " ".join(select)],
+                                 raise_on_error=False)
+            invocation.wait()
         results = {r["unique_id"]: r for r in _results(invocation.target_path)}
         for uid, node in chosen.items():
             yield _check_result(node, results.get(uid))
@@ -81,17 +81,20 @@ def _check_result(node: dict, result: dict | None) -> dg.AssetCheckResult:
     )
 
 
-source_freshness = freshness_checks()
+@functools.cache
+def freshness_job():  # an unresolved asset job, resolved by Definitions
+    return dg.define_asset_job(
+        "chicago_source_freshness",
+        selection=dg.AssetSelection.checks(freshness_checks()),
+        description="dbt source freshness of every raw table, as asset checks.",
+    )
 
-source_freshness_job = dg.define_asset_job(
-    "chicago_source_freshness",
-    selection=dg.AssetSelection.checks(source_freshness),
-    description="dbt source freshness of every raw table, as asset checks.",
-)
 
-source_freshness_schedule = dg.ScheduleDefinition(
-    job=source_freshness_job,
-    cron_schedule="5 * * * *",  # hourly, after the hourly loads
-    execution_timezone="America/Chicago",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
+@functools.cache
+def freshness_schedule() -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        job=freshness_job(),
+        cron_schedule="5 * * * *",  # hourly, after the hourly loads
+        execution_timezone="America/Chicago",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )

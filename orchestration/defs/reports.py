@@ -1,26 +1,30 @@
-"""Report marts delivered as files: one asset per `rpt_*` mart, downstream of it.
+"""Stage 4, reports: report marts delivered as files, and one CSV per country.
 
-Read from the dbt manifest, so a new report mart gets its asset without a code change;
-each lands in every job that selects downstream of its mart (the refresh jobs do).
+One asset per `rpt_*` mart, read from the dbt manifest, so a new report mart gets its
+asset without a code change; each lands in every job that selects downstream of its mart
+(the refresh jobs do).
 """
 
-import json
+import functools
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from pulse.reports import FORMATS, ReportModel, export_report, report_models_in, reports_dir, write_index
+from pulse.country_reports import COUNTRIES_FOLDER, YEARLY_MARTS, export_country_reports
+from pulse.reports import (
+    FORMATS,
+    ReportError,
+    ReportModel,
+    export_report,
+    report_models_in,
+    reports_dir,
+    write_index,
+)
 
-from .dbt import PulseDbtTranslator
-from .project import dbt_project, load_manifest
-
-REPORTS_GROUP = "reports"
-
-
-def report_key(model_name: str) -> dg.AssetKey:
-    return dg.AssetKey([REPORTS_GROUP, model_name])
+from ..lib.dbt_project import dbt_project, manifest
+from ..lib.keys import REPORTS_GROUP, report_key
+from ..lib.translators import dbt_translator
 
 
 def build_report_asset(model: ReportModel, mart_key: dg.AssetKey) -> dg.AssetsDefinition:
@@ -54,16 +58,59 @@ def build_report_asset(model: ReportModel, mart_key: dg.AssetKey) -> dg.AssetsDe
     return _report
 
 
-def build_report_assets(manifest: Mapping[str, Any] | Path | None = None) -> list[dg.AssetsDefinition]:
-    """One report asset per report mart of the manifest (default: the project's)."""
-    if not isinstance(manifest, Mapping):
-        manifest = json.loads(Path(manifest).read_text()) if manifest else load_manifest()
-    translator = PulseDbtTranslator()  # the keys the dbt assets have
-    return [
-        build_report_asset(model, translator.get_asset_spec(manifest, model.unique_id,
-                                                            dbt_project).key)
-        for model in report_models_in(manifest)
-    ]
+def _mart_key(dbt_manifest: Mapping[str, Any], unique_id: str) -> dg.AssetKey:
+    return dbt_translator().get_asset_spec(dbt_manifest, unique_id, dbt_project()).key
 
 
-report_assets = build_report_assets()
+def build_report_assets(dbt_manifest: Mapping[str, Any]) -> list[dg.AssetsDefinition]:
+    """One report asset per report mart of `dbt_manifest`."""
+    return [build_report_asset(model, _mart_key(dbt_manifest, model.unique_id))
+            for model in report_models_in(dbt_manifest)]
+
+
+@functools.cache
+def report_assets() -> list[dg.AssetsDefinition]:
+    """The report assets of the project's report marts."""
+    return build_report_assets(manifest())
+
+
+class CountryReportConfig(dg.Config):
+    """Launchpad: leave `country` empty for every country, or give an ISO3 code (JPN)."""
+
+    country: str = ""
+
+
+@functools.cache
+def country_reports() -> dg.AssetsDefinition:
+    dbt_manifest = manifest()
+    wanted = {*YEARLY_MARTS, "rpt_countries__profile"}
+    marts = [_mart_key(dbt_manifest, uid) for uid, node in dbt_manifest["nodes"].items()
+             if node.get("name") in wanted]
+
+    @dg.asset(
+        key=report_key(COUNTRIES_FOLDER),
+        deps=marts,
+        group_name=REPORTS_GROUP,
+        kinds={"csv"},
+        description="One CSV per country (reports/countries/<ISO3>.csv): every year of its "
+        "population and GDP growth, health and economy. Launch it with a country code to "
+        "write just that country's file.",
+    )
+    def country_reports(context: dg.AssetExecutionContext,
+                        config: CountryReportConfig) -> dg.MaterializeResult:
+        try:
+            written = export_country_reports([config.country] if config.country else None,
+                                             out_dir=reports_dir())
+        except ReportError as err:  # an unknown country code, marts not built: nothing to retry
+            raise dg.Failure(str(err), allow_retries=False) from err
+        index = write_index(reports_dir())  # lists the folder beside the mart reports
+        context.log.info(f"{len(written.countries)} country report(s) in {written.directory}")
+        return dg.MaterializeResult(metadata={
+            "countries": len(written.countries),
+            "rows": written.rows,
+            "folder": dg.MetadataValue.path(str(written.directory)),
+            "index": dg.MetadataValue.path(str(index)),
+            "columns": ", ".join(written.columns),
+        })
+
+    return country_reports

@@ -1,48 +1,72 @@
-"""When assets refresh: each dataset on its own cadence, then every model downstream of it."""
+"""When assets refresh: each Chicago dataset on its own cadence, the countries daily, and
+in every job everything downstream of the loads it runs.
+
+Every schedule starts STOPPED: the default base URLs are the live APIs, which a machine
+without internet cannot reach. Turn them on in the UI (Automation) or with
+`dagster schedule start`.
+"""
 
 from __future__ import annotations
+
+import functools
+import os
 
 import dagster as dg
 
 from pipelines.chicago.settings import load_datasets
 
-from .ingestion import CHICAGO_INGEST
-
-# Everything: every Chicago dataset and all that is built from them.
-chicago_refresh = dg.define_asset_job(
-    "chicago_refresh",
-    selection=dg.AssetSelection.assets(*CHICAGO_INGEST.values()).downstream(),
-    description="Load new and changed rows of every Chicago dataset, then rebuild the models "
-    "and reports that depend on them.",
-)
+from .ingest import chicago_ingest, country_ingest
 
 
-def dataset_jobs() -> dict[str, dg.UnresolvedAssetJobDefinition]:
-    """`chicago_<name>_refresh`: one dataset's load and everything downstream of it."""
-    return {
-        name: dg.define_asset_job(
+@functools.cache
+def refresh_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
+    """`chicago_refresh` (every dataset), `chicago_<name>_refresh` (one dataset) and
+    `countries_refresh`: the loads, then every model and report downstream of them."""
+    chicago = chicago_ingest()
+    jobs = [dg.define_asset_job(
+        "chicago_refresh",
+        selection=dg.AssetSelection.assets(*chicago.values()).downstream(),
+        description="Load new and changed rows of every Chicago dataset, then rebuild the "
+        "models and reports that depend on them.",
+    )]
+    jobs += [
+        dg.define_asset_job(
             f"chicago_{name}_refresh",
             selection=dg.AssetSelection.assets(ingest).downstream(),
             description=f"Load {name}, then rebuild the models and reports that depend on it.",
         )
-        for name, ingest in CHICAGO_INGEST.items()
-    }
+        for name, ingest in chicago.items()
+    ]
+    jobs.append(dg.define_asset_job(
+        "countries_refresh",
+        selection=dg.AssetSelection.assets(*country_ingest()).downstream(),
+        description="Load what the World Bank and the OECD changed, then rebuild the country "
+        "models and reports that depend on it.",
+    ))
+    return jobs
 
 
-def dataset_schedules(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> list[dg.ScheduleDefinition]:
-    """Each dataset on the cron of datasets.yml, or of PULSE_SCHEDULE_<NAME> when set.
-
-    They start STOPPED: the default base_url is the live portal, which a machine without
-    internet cannot reach. Turn them on in the UI (Automation) or with `dagster schedule start`.
-    """
-    datasets = load_datasets()
-    return [
+@functools.cache
+def refresh_schedules() -> list[dg.ScheduleDefinition]:
+    """Each Chicago dataset on the cron of datasets.yml (or PULSE_SCHEDULE_<NAME>); the
+    countries daily at 06:00 UTC (or PULSE_SCHEDULE_COUNTRIES): both providers publish at
+    most once a day."""
+    jobs = {job.name: job for job in refresh_jobs()}
+    schedules = [
         dg.ScheduleDefinition(
             name=f"chicago_{name}_schedule",
-            job=job,
-            cron_schedule=datasets[name].schedule_cron,
+            job=jobs[f"chicago_{name}_refresh"],
+            cron_schedule=dataset.schedule_cron,
             execution_timezone="America/Chicago",
             default_status=dg.DefaultScheduleStatus.STOPPED,
         )
-        for name, job in jobs.items()
+        for name, dataset in load_datasets().items()
     ]
+    schedules.append(dg.ScheduleDefinition(
+        name="countries_daily",
+        job=jobs["countries_refresh"],
+        cron_schedule=os.environ.get("PULSE_SCHEDULE_COUNTRIES", "0 6 * * *"),
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    ))
+    return schedules

@@ -18,7 +18,8 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.requests import Client
 from dlt.sources.rest_api import rest_api_resources
 
-from pipelines._common import postgres_pipeline, run_source
+from pipelines import load
+from pipelines.load import postgres_pipeline
 
 from .arrow import PageToArrow, SplitRejects
 from .boundaries import boundary_resource
@@ -157,7 +158,7 @@ def load_dataset(
     An HTTP failure surfaces as a SocrataError naming the dataset, URL and status.
     """
     pipeline = pipeline or dataset_pipeline(name)
-    return run_source(
+    return load.run_source(
         pipeline,
         dataset_source(name, **source_args),
         credentials=credentials,

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from requests import Response
 from requests.exceptions import ChunkedEncodingError, HTTPError, RequestException
 
-from pipelines._common import SourceError, causes
+from pipelines.load import SourceError, causes
 
 SECRET_PARAMS = {"$$app_token", "app_token", "token"}
 

@@ -125,10 +125,3 @@ def _dataset(path: Path, name: str, entry: Any) -> Dataset:
         format=fmt, schedule=entry.get("schedule", "0 * * * *"),
         coordinates=tuple(coordinates) if coordinates else None, columns=columns,
     )
-
-
-DATASETS = load_datasets(DATASETS_FILE)
-
-# The crimes dataset, named by the benchmarks and older tests.
-CRIMES_DATASET_ID = DATASETS["crimes"].id
-CRIMES_COLUMNS = DATASETS["crimes"].columns

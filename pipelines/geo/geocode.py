@@ -21,7 +21,7 @@ from psycopg import sql
 
 from pipelines.chicago.settings import load_datasets
 from pipelines.geo.boundaries import Boundaries
-from pulse import warehouse
+from pulse import roles, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def geocode(target: str | warehouse.Connection | psycopg.Connection | None = Non
     if isinstance(target, psycopg.Connection):
         return _geocode(target, wanted)
     url = target.url() if isinstance(target, warehouse.Connection) else target
-    with psycopg.connect(url or warehouse.url(role="loader")) as conn:
+    with psycopg.connect(url or roles.url("loader")) as conn:
         return _geocode(conn, wanted)
 
 

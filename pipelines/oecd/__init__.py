@@ -27,7 +27,8 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.requests import Client
 from requests.exceptions import RequestException
 
-from pipelines._common import postgres_pipeline, run_source
+from pipelines import load
+from pipelines.load import postgres_pipeline
 
 from .budget import OecdBudgetExceeded, RequestLedger, mount_budget
 from .budget import ledger_path as default_ledger_path
@@ -201,7 +202,7 @@ def load_dataflow(
     pipeline = pipeline or dataflow_pipeline(name)
     if not source_args.get("ledger_path") and not dlt.config.get("sources.oecd.ledger_path"):
         source_args["ledger_path"] = str(default_ledger_path(pipeline.pipelines_dir))
-    return run_source(pipeline, dataflow_source(name, **source_args), credentials=credentials,
+    return load.run_source(pipeline, dataflow_source(name, **source_args), credentials=credentials,
                       explain=explain_failure)
 
 

@@ -55,7 +55,7 @@ class OecdBudgetExceeded(OecdError):
 def ledger_path(pipelines_dir: str | Path | None = None) -> Path:
     """The ledger file: under the dlt pipelines dir (default_pipelines_dir() unless given)."""
     if pipelines_dir is None:
-        from pipelines._common import default_pipelines_dir
+        from pipelines.load import default_pipelines_dir
 
         pipelines_dir = default_pipelines_dir()
     return Path(pipelines_dir) / LEDGER_FILE

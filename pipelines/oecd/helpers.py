@@ -8,7 +8,7 @@ from typing import Any
 from requests import Response
 from requests.exceptions import HTTPError, RequestException
 
-from pipelines._common import SourceError, causes
+from pipelines.load import SourceError, causes
 
 NOTHING_LOST = ("Nothing from this run was loaded and the cursor did not move: the next run "
                 "asks again from where the last successful load ended.")

@@ -26,7 +26,8 @@ from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from requests.exceptions import RequestException
 
-from pipelines._common import postgres_pipeline, run_source
+from pipelines import load
+from pipelines.load import postgres_pipeline
 
 from .helpers import (
     COUNTRY_COLUMNS,
@@ -253,5 +254,5 @@ def load_worldbank(
 ) -> LoadInfo:
     """Loads the declared indicators (or `indicators=[...]`) into raw_worldbank; returns dlt's
     load info. A failure surfaces as a WorldBankError naming the indicator, URL and next step."""
-    return run_source(worldbank_pipeline(pipelines_dir), worldbank_source(**source_args),
+    return load.run_source(worldbank_pipeline(pipelines_dir), worldbank_source(**source_args),
                       credentials=credentials, explain=explain_failure)

@@ -20,7 +20,7 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from requests import Response
 from requests.exceptions import ChunkedEncodingError, HTTPError, RequestException
 
-from pipelines._common import SourceError, causes
+from pipelines.load import SourceError, causes
 
 from .paging import PageMeta, page_meta
 

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.chicago import SocrataError
-from pulse.sample_api import FAULT_KINDS, Faults, SampleApi
 from reliability import verify
 from reliability.outcome import Outcome, Trial
 from reliability.portal import BOUNDARY_TABLES, ROW_TABLES, Portal
 from reliability.scenarios import Context, scenario
 from reliability.scenarios.crash import final_check, finish
 from reliability.workspace import Workspace, workspace
+from sample_api import FAULT_KINDS, Faults, SampleApi
 
 TOKEN = "reliability-token-6f1d"  # must never appear in an error message
 

@@ -34,13 +34,13 @@ from typing import Any
 
 from psycopg2 import sql
 
-from pulse.sample_api import SampleApi
-from pulse.sample_api.hostile import HOSTILE_STRINGS, NULL_BYTE_STRINGS, hostile_patch
 from reliability import verify
 from reliability.outcome import Outcome, Trial
 from reliability.portal import ROW_TABLES, Portal
 from reliability.scenarios import Context, scenario
 from reliability.workspace import Workspace, dbt_failure, workspace
+from sample_api import SampleApi
+from sample_api.hostile import HOSTILE_STRINGS, NULL_BYTE_STRINGS, hostile_patch
 
 Patch = Callable[[dict[str, Any]], dict[str, Any]]
 Kinds = dict[str, tuple[Patch | None, str, str]]
@@ -116,8 +116,8 @@ def bad_data(ctx: Context) -> Outcome:
     trial = Trial(seed=ctx.trial_seed(0), fault="bad rows",
                   target=f"{sum(len(v) for p in planted.values() for v in p.values())} rows")
     with workspace("bad_data", keep=ctx.keep) as ws, SampleApi(portal.served) as api:
-        from pipelines._common import row_paths
         from pipelines.chicago import load_dataset
+        from pipelines.load import row_paths
 
         paths = {}
         for name in (*ROW_TABLES, *verify.BOUNDARY_TABLES):

@@ -46,12 +46,12 @@ from pipelines.oecd.settings import load_dataflows
 from pipelines.worldbank import WorldBankError, load_worldbank
 from pipelines.worldbank.settings import load_indicators
 from pulse import warehouse
-from pulse.sample_api import FAULT_KINDS, Faults
 from reliability.kill import Child, machine_free, strike
 from reliability.outcome import Outcome, Trial
 from reliability.scenarios import Context, scenario
 from reliability.scenarios.crash import LOAD_AIMS, LOAD_PHASES, aim, kills_note, record_child, timed
 from reliability.workspace import Workspace, workspace
+from sample_api import FAULT_KINDS, Faults
 
 WORLDBANK = "worldbank"
 DATAFLOWS = tuple(load_dataflows())
@@ -73,7 +73,7 @@ class Universe:
     last_year: int = 2025
 
     def build(self, seed: int) -> Any:
-        from pulse.sample_api.countries import CountryUniverse
+        from sample_api.countries import CountryUniverse
 
         return CountryUniverse(seed=seed, countries=self.countries, first_year=self.first_year,
                                last_year=self.last_year)
@@ -334,7 +334,7 @@ def country_api_faults(ctx: Context) -> Outcome:
     """World Bank and OECD requests answered with every fault kind (429, 5xx, resets, HTML
     200, cut bodies, empty pages, slow answers); each target loaded until a run completes,
     raw equal to the truth after every round of revisions."""
-    from pulse.sample_api.countries import CountryApi
+    from sample_api.countries import CountryApi
 
     size = ctx.pick(FAULT_SIZES["small"], FAULT_SIZES["full"])
     outcome = Outcome("country_api_faults")
@@ -467,7 +467,7 @@ def _state_of(ws: Workspace, target: str, before: Rows, after: Rows) -> str:
 def country_load_killed(ctx: Context) -> Outcome:
     """SIGKILL of the World Bank load and of OECD dataflow loads in extract, normalize and
     load; a revision between the kill and the rerun proves no cursor moved past unloaded data."""
-    from pulse.sample_api.countries import CountryApi
+    from sample_api.countries import CountryApi
 
     size = ctx.pick(KILL_SIZES["small"], KILL_SIZES["full"])
     outcome = Outcome("country_load_killed")
@@ -553,7 +553,7 @@ BUDGET_SIZES = {
 def country_oecd_budget(ctx: Context) -> Outcome:
     """The OECD budget under faults: retries take slots, the API never sees more than the
     budget, a run refused for budget sends nothing and moves no cursor, and resumes later."""
-    from pulse.sample_api.countries import CountryApi
+    from sample_api.countries import CountryApi
 
     size = ctx.pick(BUDGET_SIZES["small"], BUDGET_SIZES["full"])
     outcome = Outcome("country_oecd_budget")
@@ -664,7 +664,7 @@ def _an_hour_passed(ledger: RequestLedger, api: Any) -> None:
 
 def child_load(target: str, base_url: str, pipelines_dir: str, credentials: str) -> None:
     """The load of `target`, dlt's steps one by one with a marker before each (reliability.child)."""
-    from pipelines._common import LOADER_FILE_FORMAT
+    from pipelines.load import LOADER_FILE_FORMAT
     from reliability.child import LoadSteps, marker
 
     if target == WORLDBANK:

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulse import warehouse
-from pulse.sample_api import SampleApi
 from reliability import verify
 from reliability.kill import FINISHED, Child, ChildRun, strike
 from reliability.outcome import Outcome, Trial
 from reliability.portal import BOUNDARY_TABLES, OTHER_ROW_TABLES, ROW_TABLES, Portal
 from reliability.scenarios import Context, scenario
 from reliability.workspace import DBT_BUILD, Workspace, dbt_failure, private_server, workspace
+from sample_api import SampleApi
 
 LOAD_PHASES = ("extract", "normalize", "load")
 

@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 from pipelines.chicago.settings import load_datasets
-from pulse.sample_api import chicago_portal
 from pulse.warehouse import PROJECT_ROOT
+from sample_api import chicago_portal
 
 DATASETS = load_datasets()
 OTHER_ROWS = [n for n, d in DATASETS.items() if not d.is_boundary and n != "crimes"]

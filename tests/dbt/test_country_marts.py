@@ -46,8 +46,8 @@ REL = 1e-9
 
 
 def shared_universe():
-    """The local API's universe (pulse.sample_api.countries), small: 20 countries from 2000."""
-    from pulse.sample_api.countries import CountryUniverse
+    """The local API's universe (sample_api.countries), small: 20 countries from 2000."""
+    from sample_api.countries import CountryUniverse
 
     return CountryUniverse(countries=20, first_year=2000)
 
@@ -272,7 +272,7 @@ def pg_type(series: pd.Series) -> str:
 def write_raw(conn: warehouse.Connection, tables: dict[str, pd.DataFrame]) -> None:
     """Creates the raw tables as the admin, one dlt-like load (its _dlt_load_id) for all."""
     load_id = f"{time.time():.6f}"
-    pg = warehouse.connect(conn.database)
+    pg = warehouse.connect(warehouse.connection(conn.database))
     try:
         with pg, pg.cursor() as cur:
             cur.execute("drop schema if exists raw_worldbank cascade")
@@ -462,7 +462,7 @@ def load_through_the_sources(conn: warehouse.Connection, workdir) -> dict[str, p
     from pipelines.oecd import load_oecd
     from pipelines.worldbank import load_worldbank
     from pipelines.worldbank.settings import load_indicators
-    from pulse.sample_api.countries import CountryApi
+    from sample_api.countries import CountryApi
 
     drop_country_data(conn)
     universe = shared_universe()

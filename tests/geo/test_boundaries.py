@@ -10,8 +10,8 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from pulse.sample_api import boundaries
 from pulse.warehouse import PROJECT_ROOT
+from sample_api import boundaries
 
 LAYERS = {
     "community_areas": (boundaries.community_area_features, "area_numbe"),

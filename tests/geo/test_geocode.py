@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from pipelines.geo import Boundaries, BoundariesMissingError, geocode
-from pulse import warehouse
-from pulse.sample_api import boundaries as synthetic
+from pulse import roles, warehouse
+from sample_api import boundaries as synthetic
 from tests.conftest import query
 
 # The module, not the function of the same name that pipelines.geo exports.
@@ -59,7 +59,7 @@ def stored(admin: warehouse.Connection) -> dict[tuple[float, float], tuple[str |
 
 
 def loader() -> warehouse.Connection:
-    return warehouse.connection(role="loader")
+    return roles.connection("loader")
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_every_edge_point_gets_its_zip_and_area_and_garbage_is_skipped(raw):
     versions = query(raw, "select distinct boundaries_version from raw_chicago.geocoded_points")
     assert versions == [(stats.boundaries_version,)]
     # dbt reads it as the transformer, like every raw table
-    assert query(warehouse.connection(role="transformer"),
+    assert query(roles.connection("transformer"),
                  "select count(*) from raw_chicago.geocoded_points") == [(len(expected),)]
 
 

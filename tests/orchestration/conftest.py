@@ -8,4 +8,4 @@ import pytest
 def defs(dbt_manifest) -> dg.Definitions:
     from orchestration.definitions import defs
 
-    return defs
+    return defs()

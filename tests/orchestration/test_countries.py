@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.oecd.settings import load_dataflows
 from pipelines.worldbank.settings import load_indicators
-from pulse.sample_api.countries import CountryApi, CountryUniverse
+from sample_api.countries import CountryApi, CountryUniverse
 from tests.conftest import query
 
 ENRICHED = dg.AssetKey(["enriched", "int_countries__indicator_years"])

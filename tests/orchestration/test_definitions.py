@@ -13,12 +13,12 @@ def test_every_dbt_source_is_a_dlt_asset(defs):
     from dagster_dbt import get_asset_keys_by_output_name_for_source
 
     from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.geo import geocoded_points
-    from orchestration.defs.ingestion import CHICAGO_INGEST
+    from orchestration.defs.geocode import geocoded_points
+    from orchestration.defs.ingest import chicago_ingest
     from pipelines.chicago.settings import load_datasets
 
-    built = {key for load in CHICAGO_INGEST.values() for key in load.keys} | set(geocoded_points.keys)
-    source_keys = set(get_asset_keys_by_output_name_for_source([dbt_models], "chicago").values())
+    built = {key for load in chicago_ingest().values() for key in load.keys} | set(geocoded_points().keys)
+    source_keys = set(get_asset_keys_by_output_name_for_source([dbt_models()], "chicago").values())
     every_table = {f"raw_chicago/{name}" for name in load_datasets()}
     assert every_table <= {k.to_user_string() for k in source_keys}
     assert "raw_chicago/service_requests_rejects" in {k.to_user_string() for k in source_keys}
@@ -27,7 +27,7 @@ def test_every_dbt_source_is_a_dlt_asset(defs):
     graph = defs.resolve_asset_graph()
     produced = {key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
     external = {key for key in graph.get_all_asset_keys() if not graph.get(key).is_materializable}
-    for key in dbt_models.dependency_keys - set(dbt_models.keys):
+    for key in dbt_models().dependency_keys - set(dbt_models().keys):
         assert key in produced, f"dbt depends on {key.to_user_string()}, which no asset builds"
 
     from pipelines.oecd.settings import load_dataflows

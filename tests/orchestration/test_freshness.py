@@ -7,7 +7,7 @@ import time
 import dagster as dg
 import pytest
 
-from pulse import warehouse
+from pulse import roles
 from tests.conftest import query
 
 HOUR = 3600
@@ -16,7 +16,7 @@ HOUR = 3600
 @pytest.fixture
 def crimes_loaded_hours_ago(warehouse_db):
     """raw_chicago.crimes whose newest load is `hours` old, written as the loader."""
-    loader = warehouse.connection(role="loader", raw_dataset="raw_chicago")
+    loader = roles.connection("loader", raw_dataset="raw_chicago")
     for table in ("crimes", "building_permits"):
         query(warehouse_db, f"drop table if exists raw_chicago.{table} cascade")
     query(loader, "create table raw_chicago.crimes (id text, _dlt_load_id text)")
@@ -32,6 +32,8 @@ def crimes_loaded_hours_ago(warehouse_db):
 
 def crimes_check(hours_old: float, set_age) -> dg.AssetCheckEvaluation:
     from orchestration.definitions import defs
+
+    defs = defs()
 
     set_age(hours_old)
     job = defs.resolve_job_def("chicago_source_freshness")
@@ -56,6 +58,8 @@ def test_fresh_warn_and_error_thresholds_become_check_results(crimes_loaded_hour
 
 def test_a_missing_table_is_a_failed_check(crimes_loaded_hours_ago, dbt_manifest):
     from orchestration.definitions import defs
+
+    defs = defs()
 
     crimes_loaded_hours_ago(1)
     result = defs.resolve_job_def("chicago_source_freshness").execute_in_process(

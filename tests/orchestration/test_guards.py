@@ -7,7 +7,7 @@ import shutil
 import dagster as dg
 import pytest
 
-from pulse.sample_api import CrimesDataset, SampleApi, chicago_portal
+from sample_api import CrimesDataset, SampleApi, chicago_portal
 from tests.conftest import query
 
 ROWS = 2_000
@@ -19,14 +19,14 @@ os.environ.setdefault("PULSE_INGEST_RETRY_DELAY", "0.5")
 def fresh_graph(fresh_raw, dbt_manifest, monkeypatch):
     """Raw starts empty (fresh_raw), and so does the assets' local dlt state."""
     from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.ingestion import CHICAGO_INGEST
-    from pipelines._common import default_pipelines_dir
+    from orchestration.defs.ingest import chicago_ingest
+    from pipelines.load import default_pipelines_dir
 
-    for name in CHICAGO_INGEST:
+    for name in chicago_ingest():
         shutil.rmtree(default_pipelines_dir() / f"chicago_{name}", ignore_errors=True)
     monkeypatch.setenv("SOURCES__CHICAGO__MAX_ATTEMPTS", "2")  # dlt gives up fast...
     monkeypatch.setenv("SOURCES__CHICAGO__BACKOFF_FACTOR", "0")
-    return CHICAGO_INGEST["crimes"], dbt_models
+    return chicago_ingest()["crimes"], dbt_models()
 
 
 def _events(result, event_type: dg.DagsterEventType) -> list:
@@ -34,7 +34,7 @@ def _events(result, event_type: dg.DagsterEventType) -> list:
 
 
 def test_ingest_retries_a_load_that_outlasts_dlts_retries(fresh_graph, warehouse_db, monkeypatch):
-    from orchestration.defs.resources import resources
+    from orchestration.lib.resources import resources
 
     ingest, _ = fresh_graph
     with SampleApi(CrimesDataset(ROWS, seed=21)) as api:
@@ -49,7 +49,7 @@ def test_ingest_retries_a_load_that_outlasts_dlts_retries(fresh_graph, warehouse
 
 
 def test_ingest_does_not_retry_what_a_retry_cannot_fix(fresh_graph, monkeypatch):
-    from orchestration.defs.resources import resources
+    from orchestration.lib.resources import resources
 
     ingest, _ = fresh_graph
     with SampleApi(CrimesDataset(ROWS, seed=21), required_token="expected-token") as api:
@@ -71,12 +71,12 @@ MARTS = ("marts.rpt_chicago__crimes_monthly_by_area", "marts.rpt_chicago__crimes
 
 
 def test_failing_error_test_keeps_the_marts_as_they_were(fresh_graph, warehouse_db, monkeypatch):
-    from orchestration.defs.geo import geocoded_points
-    from orchestration.defs.ingestion import CHICAGO_INGEST
-    from orchestration.defs.resources import resources
+    from orchestration.defs.geocode import geocoded_points
+    from orchestration.defs.ingest import chicago_ingest
+    from orchestration.lib.resources import resources
 
     _, dbt_models = fresh_graph
-    graph = [*CHICAGO_INGEST.values(), geocoded_points, dbt_models]
+    graph = [*chicago_ingest().values(), geocoded_points(), dbt_models]
     with SampleApi(chicago_portal(rows=ROWS, seed=22)) as api:
         monkeypatch.setenv("SOURCES__CHICAGO__BASE_URL", api.url)
         with dg.instance_for_test() as instance:

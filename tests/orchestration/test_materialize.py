@@ -3,7 +3,7 @@ with checks and row counts."""
 
 import dagster as dg
 
-from pulse.sample_api import SampleApi, chicago_portal
+from sample_api import SampleApi, chicago_portal
 from tests.conftest import query
 
 ROWS = 5_000
@@ -11,6 +11,8 @@ ROWS = 5_000
 
 def test_materialize_every_asset(warehouse_db, dbt_manifest, monkeypatch, tmp_path):
     from orchestration.definitions import defs
+
+    defs = defs()
 
     for schema in ("raw_chicago", "staging", "enriched", "marts"):  # a warehouse from scratch
         query(warehouse_db, f"drop schema if exists {schema} cascade")

@@ -7,6 +7,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from pulse import roles
 from tests.conftest import query
 
 
@@ -72,11 +73,10 @@ def test_a_report_is_written_after_its_mart_in_one_run(warehouse_db, dbt_manifes
     """
     from orchestration.defs.dbt import dbt_models
     from orchestration.defs.reports import report_assets
-    from orchestration.defs.resources import resources
-    from pulse import warehouse
+    from orchestration.lib.resources import resources
 
     # dbt reads the upstream as the transformer, which owns the enriched schema
-    transformer = warehouse.connection(role="transformer")
+    transformer = roles.connection("transformer")
     query(transformer, "drop table if exists enriched.int_chicago__crimes_enriched cascade")
     query(transformer, "create table enriched.int_chicago__crimes_enriched as "
           "select g as crime_id, date '2024-01-01' + (g %% %s) as occurred_date "
@@ -84,7 +84,7 @@ def test_a_report_is_written_after_its_mart_in_one_run(warehouse_db, dbt_manifes
     mart, report = dg.AssetKey(["marts", TREND]), dg.AssetKey(["reports", TREND])
     monkeypatch.setenv("PULSE_REPORTS_DIR", str(tmp_path / "out"))
     with dg.instance_for_test() as instance:
-        result = dg.materialize([dbt_models, *report_assets], selection=[mart, report],
+        result = dg.materialize([dbt_models(), *report_assets()], selection=[mart, report],
                                 resources=resources(), instance=instance)
     assert result.success
 

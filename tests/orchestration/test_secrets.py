@@ -7,9 +7,9 @@ import os
 import dagster as dg
 from dlt.common.versioned_state import decompress_state
 
-from pipelines._common import default_pipelines_dir
-from pulse.sample_api import SampleApi, chicago_portal
+from pipelines.load import default_pipelines_dir
 from pulse.warehouse import PROJECT_ROOT
+from sample_api import SampleApi, chicago_portal
 from tests.conftest import query
 
 TOKEN = "pulse-known-token-4f1c9a7e2b"
@@ -26,6 +26,8 @@ def _files_containing(root, needle: str) -> list[str]:
 
 def test_token_never_leaks(warehouse_db, dbt_manifest, monkeypatch, caplog, capfd, tmp_path):
     from orchestration.definitions import defs
+
+    defs = defs()
 
     caplog.set_level(logging.DEBUG)
     for schema in ("raw_chicago", "staging", "enriched", "marts"):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pulse.sample_api import Faults
-from pulse.sample_api.countries import CountryApi
+from sample_api import Faults
+from sample_api.countries import CountryApi
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.chicago import load_dataset
-from pipelines.chicago.settings import CRIMES_COLUMNS
-from pulse.sample_api import SampleApi
+from pipelines.chicago.settings import load_datasets
+from sample_api import SampleApi
 from tests.conftest import query
 
 # The columns compared against the generator's ground truth: every declared source column.
-COMPARED = [c for c in CRIMES_COLUMNS if c not in ("location", "socrata_id", "socrata_created_at")]
+COMPARED = [c for c in load_datasets()["crimes"].columns
+            if c not in ("location", "socrata_id", "socrata_created_at")]
 
 
 def load(api: SampleApi, pipeline, conn, **source_args: Any):

@@ -17,8 +17,8 @@ import yaml
 
 from pipelines.chicago import load_chicago
 from pipelines.chicago.settings import DATASETS_FILE, DATASETS_FILE_ENV, DatasetConfigError, load_datasets
-from pulse.sample_api import SampleApi
-from pulse.sample_api.rows import RowDataset
+from sample_api import SampleApi
+from sample_api.rows import RowDataset
 from tests.conftest import query
 
 NEW = {
@@ -68,7 +68,7 @@ def test_a_dataset_added_by_configuration_loads(extended_config, warehouse_db, t
 def test_dagster_builds_its_asset_and_schedule(extended_config, dbt_manifest):
     # A fresh process: definitions are built once per import, from this moment's datasets.yml.
     code = (
-        "import json; from orchestration.definitions import defs\n"
+        "import json; from orchestration.definitions import defs\ndefs = defs()\n"
         "g = defs.resolve_asset_graph()\n"
         "print(json.dumps({'assets': [k.to_user_string() for k in g.get_all_asset_keys()],\n"
         "  'schedules': {s.name: s.cron_schedule for s in defs.schedules}}))\n"

@@ -3,9 +3,9 @@ the load folder, half-deleted in the extract folder. The next run must not get s
 
 import shutil
 
-from pipelines._common import LOADER_FILE_FORMAT
 from pipelines.chicago import dataset_source
-from pulse.sample_api import CrimesDataset, SampleApi
+from pipelines.load import LOADER_FILE_FORMAT
+from sample_api import CrimesDataset, SampleApi
 from tests.pipelines.helpers import load, raw_rows, truth_rows
 
 

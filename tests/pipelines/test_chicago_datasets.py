@@ -12,8 +12,8 @@ import pytest
 
 from pipelines.chicago import dataset_pipeline, load_dataset
 from pipelines.chicago.settings import load_datasets
-from pulse.sample_api import SampleApi, chicago_portal
 from reliability.verify import normal, raw_column  # raw and truth compared as the suite does
+from sample_api import SampleApi, chicago_portal
 from tests.conftest import query
 
 DATASETS = load_datasets()

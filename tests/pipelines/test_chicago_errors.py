@@ -3,7 +3,7 @@
 import pytest
 
 from pipelines.chicago import SocrataError
-from pulse.sample_api import CrimesDataset, SampleApi
+from sample_api import CrimesDataset, SampleApi
 from tests.conftest import query
 from tests.pipelines.helpers import cursor_where, load, raw_rows, truth_rows
 

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from pulse.sample_api import CrimesDataset, SampleApi
-from pulse.sample_api.crimes import same_timestamp_dataset
+from sample_api import CrimesDataset, SampleApi
+from sample_api.crimes import same_timestamp_dataset
 from tests.conftest import query
 from tests.pipelines.helpers import (
     fetched_rows,

@@ -19,8 +19,8 @@ import yaml
 from pipelines.oecd import OecdBudgetExceeded, dataflow_pipeline, load_oecd
 from pipelines.oecd.budget import WINDOW_SECONDS, RequestLedger
 from pipelines.oecd.settings import DATAFLOWS_FILE
-from pulse.sample_api import countries
 from pulse.warehouse import PROJECT_ROOT
+from sample_api import countries
 from tests.conftest import query
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.oecd import OecdError, incomplete, load_oecd
 from pipelines.oecd.sdmx_csv import parse_sdmx_csv
-from pulse.sample_api import countries
+from sample_api import countries
 from tests.conftest import query
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from pipelines.oecd import OecdError, load_oecd
 from pipelines.oecd.settings import DATAFLOWS_FILE, load_dataflows
-from pulse.sample_api import countries
+from sample_api import countries
 from tests.conftest import query
 
 DATAFLOWS = list(load_dataflows(DATAFLOWS_FILE))

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from pulse.sample_api import CrimesDataset, SampleApi
+from sample_api import CrimesDataset, SampleApi
 from tests.conftest import REALDATA, query
 from tests.pipelines.helpers import load
 

@@ -14,7 +14,7 @@ from pipelines.worldbank.settings import (
     IndicatorConfigError,
     load_indicators,
 )
-from pulse.sample_api.countries import CountryApi, CountryUniverse
+from sample_api.countries import CountryApi, CountryUniverse
 from tests.conftest import query
 
 DECLARED = list(load_indicators(INDICATORS_FILE))

@@ -8,11 +8,11 @@ country_load_killed --keep` replays it and keeps the dlt state and child logs.
 
 import pytest
 
-from pulse.sample_api import FAULT_KINDS
 from reliability import scenarios
 from reliability.outcome import Outcome
 from reliability.scenarios import Context
 from reliability.scenarios.countries import TARGETS, WORLDBANK
+from sample_api import FAULT_KINDS
 
 SEED = 20253
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from pulse.sample_api import (
+from sample_api import (
     HOSTILE_STRINGS,
     NULL_BYTE_STRINGS,
     CrimesDataset,

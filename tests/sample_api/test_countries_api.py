@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from pulse.sample_api import Faults
-from pulse.sample_api.countries import CountryApi, CountryUniverse
+from sample_api import Faults
+from sample_api.countries import CountryApi, CountryUniverse
 from tests.conftest import REALDATA
 
 WB_REAL = REALDATA / "worldbank"

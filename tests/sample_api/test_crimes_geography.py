@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from pulse.sample_api import CrimesDataset
-from pulse.sample_api.boundaries import edge_points, locate
-from pulse.sample_api.models.geo import place
-from pulse.sample_api.synth import DISTRICTS
+from sample_api import CrimesDataset
+from sample_api.boundaries import edge_points, locate
+from sample_api.models.geo import place
+from sample_api.synth import DISTRICTS
 
 ROWS = 4_000
 COORDINATES = {"latitude", "longitude", "location", "x_coordinate", "y_coordinate"}

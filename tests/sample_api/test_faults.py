@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 import requests
 
-from pulse.sample_api import FAULT_KINDS, CrimesDataset, Faults, SampleApi
-from pulse.sample_api.__main__ import main
+from sample_api import FAULT_KINDS, CrimesDataset, Faults, SampleApi
+from sample_api.__main__ import main
 
 
 @pytest.fixture

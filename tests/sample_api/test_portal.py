@@ -10,10 +10,10 @@ import pytest
 import requests
 import yaml
 
-from pulse.sample_api import BoundaryDataset, CrimesDataset, SampleApi, chicago_portal
-from pulse.sample_api.__main__ import main
-from pulse.sample_api.boundaries import community_area_features, zip_code_features
-from pulse.sample_api.rows import RowDataset
+from sample_api import BoundaryDataset, CrimesDataset, SampleApi, chicago_portal
+from sample_api.__main__ import main
+from sample_api.boundaries import community_area_features, zip_code_features
+from sample_api.rows import RowDataset
 
 DECLARED = yaml.safe_load((Path(__file__).parents[2] / "pipelines/chicago/datasets.yml").read_text())
 IDS = {table: entry["id"] for table, entry in DECLARED.items()}

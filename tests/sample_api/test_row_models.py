@@ -13,9 +13,9 @@ import pytest
 import requests
 import yaml
 
-from pulse.sample_api import SampleApi, chicago_portal
-from pulse.sample_api.boundaries import edge_points, locate
-from pulse.sample_api.rows import RowDataset
+from sample_api import SampleApi, chicago_portal
+from sample_api.boundaries import edge_points, locate
+from sample_api.rows import RowDataset
 
 DECLARED = yaml.safe_load((Path(__file__).parents[2] / "pipelines/chicago/datasets.yml").read_text())
 NEW_TABLES = ("service_requests", "traffic_crashes", "building_permits", "food_inspections")

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from pulse.sample_api import CrimesDataset, Faults, SampleApi, same_timestamp_dataset
-from pulse.sample_api.boundaries import EXTENT
-from pulse.sample_api.synth import OFFENSES
+from sample_api import CrimesDataset, Faults, SampleApi, same_timestamp_dataset
+from sample_api.boundaries import EXTENT
+from sample_api.synth import OFFENSES
 
 FBI_CODES = set("01A 01B 02 03 04A 04B 05 06 07 08A 08B 09 10 11 12 13 14 15 16 17 18 19 20 "
                 "22 24 26".split())
@@ -324,7 +324,7 @@ def test_large_dataset_is_compact_and_fast():
 
 
 def test_cli_help():
-    out = subprocess.run([sys.executable, "-m", "pulse.sample_api", "--help"],
+    out = subprocess.run([sys.executable, "-m", "sample_api", "--help"],
                          capture_output=True, text=True, check=True, timeout=60)
     assert "--rows" in out.stdout and "--rows-file" in out.stdout
     assert all(f"--fault-{o}" in out.stdout for o in ("rate", "kinds", "seed"))

@@ -12,7 +12,7 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pulse import warehouse
+from pulse import roles, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def run_source(
     try:
         run_kwargs.setdefault("loader_file_format", LOADER_FILE_FORMAT)
         # Least privilege: dlt loads as the loader role, which writes only raw_* schemas.
-        credentials = credentials or warehouse.url(role="loader", raw_dataset=pipeline.dataset_name)
+        credentials = credentials or roles.url("loader", raw_dataset=pipeline.dataset_name)
         drop_committed_leftovers(pipeline)
         if pipeline.has_pending_data:
             # A run that died left a package: finish it first, or dlt would load only that

@@ -1,7 +1,7 @@
-"""`python -m pulse.sample_api --rows 10000 --seed 1 --port 8765 [--tables crimes,...] [--fault-rate 0.1]`.
+"""`python -m sample_api --rows 10000 --seed 1 --port 8765 [--tables crimes,...] [--fault-rate 0.1]`.
 
 Serves the seven Chicago datasets (`chicago_portal`) until Ctrl-C; also behind
-`pulse sample-api`. `python -m pulse.sample_api countries --help` serves the World Bank
+`pulse sample-api`. `python -m sample_api countries --help` serves the World Bank
 and OECD APIs instead. `--rows` sizes every row dataset (default: 10,000 crimes and
 2,000-5,000 rows of the others), `--table-rows` one of them; `--rows-file`
 serves crimes from a file instead; `--datasets-file` adds the row datasets of
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["countries"]:  # the World Bank + OECD API instead (issue #6)
         from .countries.server import main as countries_main
         return countries_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m pulse.sample_api",
+    parser = argparse.ArgumentParser(prog="python -m sample_api",
                                      description="Serve a local SODA 2.1 Chicago data portal.")
     parser.add_argument("--rows", type=int, default=None,
                         help="synthetic rows of every row dataset (default: "

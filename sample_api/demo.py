@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from pulse import warehouse
+from pulse import roles, warehouse
 from pulse.cli import step
 from pulse.dbt import export_dbt_env
 
@@ -35,7 +35,7 @@ def _write_state(state: dict) -> None:
 
 def _mart_counts() -> list[tuple[str, int]]:
     # As the analyst, as a BI tool would: it sees exactly the marts dbt granted it.
-    with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:
+    with roles.connect("analyst") as conn, conn.cursor() as cur:
         cur.execute(
             "select table_name from information_schema.tables "
             "where table_schema = 'marts' order by table_name"
@@ -49,7 +49,7 @@ def _mart_counts() -> list[tuple[str, int]]:
 
 
 def _print_mart(name: str, limit: int = 5) -> None:
-    with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:
+    with roles.connect("analyst") as conn, conn.cursor() as cur:
         cur.execute(f'select * from marts."{name}" order by 1 desc limit {int(limit)}')
         columns = [d.name for d in cur.description]
         rows = cur.fetchall()
@@ -61,21 +61,17 @@ def _print_mart(name: str, limit: int = 5) -> None:
 def run_demo(rows: int, revision_share: float) -> int:
     import dagster as dg
 
-    from orchestration.defs.project import prepare_dbt
-    from pulse.sample_api import SampleApi, chicago_portal
-    from pulse.sample_api.countries import CountryApi, CountryUniverse
+    from pulse.dbt import prepare_dbt
+    from sample_api import SampleApi, chicago_portal
+    from sample_api.countries import CountryApi, CountryUniverse
 
     started = time.perf_counter()
     step("warehouse: " + warehouse.connection().redacted())
     export_dbt_env()  # dbt runs as the transformer role, dlt as the loader
     step("dbt manifest")
     prepare_dbt()  # before the dbt assets load it
-    from orchestration.defs.countries import COUNTRY_INGEST, country_reports
-    from orchestration.defs.dbt import dbt_models
-    from orchestration.defs.geo import geocoded_points
-    from orchestration.defs.ingestion import CHICAGO_INGEST
-    from orchestration.defs.reports import report_assets
-    from orchestration.defs.resources import resources
+    from orchestration.definitions import materializable_assets
+    from orchestration.lib.resources import resources
 
     state = _read_state(rows)
     # crimes at `rows`, the other point datasets at a fifth of it: a minute, not five
@@ -108,8 +104,7 @@ def run_demo(rows: int, revision_share: float) -> int:
         step(f"materializing every asset (APIs {api.url}, {country_api.url} -> raw -> geocode "
              "-> staging -> enriched -> marts -> reports/)")
         result = dg.materialize(
-            [*CHICAGO_INGEST.values(), *COUNTRY_INGEST, geocoded_points, dbt_models,
-             *report_assets, country_reports],
+            materializable_assets(),
             resources=resources(),
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             raise_on_error=False,
@@ -158,7 +153,7 @@ def _raw_counts() -> list[tuple[str, int]]:
     tables += [f"raw_worldbank.{name}" for name in ("countries", "indicator_values")]
     tables += [f"raw_oecd.{name}" for name in load_dataflows()]
     counts = []
-    with warehouse.connect(role="transformer") as conn, conn.cursor() as cur:
+    with roles.connect("transformer") as conn, conn.cursor() as cur:
         for table in tables:  # names from the sources' declarations
             schema, name = table.split(".")
             cur.execute(f'select count(*) from {schema}."{name}"')

@@ -1,20 +1,22 @@
-"""The geocoder as an asset: every point dataset's new coordinates -> ZIP code and area."""
+"""Stage 2, geocode: every point dataset's new coordinates -> ZIP code and community area."""
 
+import functools
 from dataclasses import asdict
 
 import dagster as dg
 
-from pipelines._common import raw_dataset
 from pipelines.chicago.settings import load_datasets
 from pipelines.geo import geocode
-from pulse import warehouse
+from pipelines.load import raw_dataset
 
-from .ingestion import raw_table_key
+from ..lib.keys import raw_table_key
+from ..lib.resources import WarehouseResource
 
 RAW = raw_dataset("chicago")
 
 
-def geocode_asset() -> dg.AssetsDefinition:
+@functools.cache
+def geocoded_points() -> dg.AssetsDefinition:
     datasets = load_datasets()
     deps = [raw_table_key(RAW, name) for name, d in datasets.items() if d.coordinates or d.is_boundary]
 
@@ -24,18 +26,16 @@ def geocode_asset() -> dg.AssetsDefinition:
         group_name=RAW,
         kinds={"shapely", "postgres"},
         description="The ZIP code and community area of every distinct coordinate pair of the "
-        "point datasets (point-in-polygon against the boundary layers, shapely STRtree). Only "
-        "new coordinates are located; all of them again when a boundary layer changes.",
+        "point datasets (point-in-polygon against the boundary layers, shapely). Only new "
+        "coordinates are located; all of them again when a boundary layer changes.",
     )
-    def geocoded_points(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def geocoded_points(context: dg.AssetExecutionContext,
+                        warehouse: WarehouseResource) -> dg.MaterializeResult:
         # As the loader: it owns raw_chicago, where the lookup table lives beside the raw data.
-        stats = geocode(warehouse.url(role="loader"))
+        stats = geocode(warehouse.url("loader"))
         context.log.info("geocoded %d new coordinate pairs (%d outside the boundaries) in %.1f s",
                          stats.points_geocoded, stats.outside_boundaries, stats.seconds)
         return dg.MaterializeResult(metadata={
             k: (", ".join(v) if isinstance(v, tuple) else v) for k, v in asdict(stats).items()})
 
     return geocoded_points
-
-
-geocoded_points = geocode_asset()

@@ -2,7 +2,7 @@
 
 Pulse's demo, tests and benchmarks point the worldbank and oecd dlt sources at it instead of
 api.worldbank.org and sdmx.oecd.org: same URL forms, JSON / SDMX-CSV shapes, paging, error
-bodies and rate limits, with `pulse.sample_api.Faults` for failures.
+bodies and rate limits, with `sample_api.Faults` for failures.
 
     universe = CountryUniverse(seed=2026, countries=20, first_year=2000)
     with CountryApi(universe) as api:

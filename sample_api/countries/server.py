@@ -201,10 +201,10 @@ def serve(universe: CountryUniverse, host: str = "127.0.0.1", port: int = 8766,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m pulse.sample_api countries [--seed 2026] [--countries 200] [--port 8766] ...`"""
+    """`python -m sample_api countries [--seed 2026] [--countries 200] [--port 8766] ...`"""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m pulse.sample_api countries",
+    parser = argparse.ArgumentParser(prog="python -m sample_api countries",
                                      description="Serve a local World Bank and OECD API.")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--countries", type=int, default=200)

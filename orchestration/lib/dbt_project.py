@@ -1,0 +1,20 @@
+"""The dbt project as Dagster sees it: built when definitions are, never at import."""
+
+import functools
+from typing import Any
+
+from dagster_dbt import DbtProject
+
+from pulse.dbt import DBT_TARGET_DIR, load_manifest, prepare_dbt
+from pulse.warehouse import PROJECT_ROOT
+
+
+@functools.cache
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=DBT_TARGET_DIR)
+
+
+def manifest() -> dict[str, Any]:
+    """The project's manifest, parsed by `dbt parse` first only when it is stale (a model
+    changed since `make` prepared it): `pulse dev` then shows the change on reload."""
+    return load_manifest(prepare_dbt())

@@ -1,0 +1,73 @@
+"""`pulse load <source>`: added to the `pulse` command through the `pulse.commands` entry
+points (pyproject.toml), since pulse/ may not import the layer above it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pulse import roles
+from pulse.cli import step
+
+
+def add_load(sub: argparse._SubParsersAction) -> None:
+    load = sub.add_parser("load", help="run one source's dlt pipeline (incremental)")
+    load.add_argument("source", choices=["chicago", "worldbank", "oecd"])
+    load.add_argument("--dataset", action="append", metavar="NAME",
+                      help="load only this dataset of pipelines/chicago/datasets.yml, or this "
+                      "dataflow of pipelines/oecd/dataflows.yml (repeatable)")
+    load.set_defaults(func=cmd_load)
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    if args.source != "chicago":
+        return _load_countries(args)
+    from .chicago import SocrataError, load_chicago
+
+    step(f"loading {args.source} into {roles.connection('loader').redacted()}")
+    try:
+        infos = load_chicago(args.dataset or None)
+    except SocrataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for name, info in infos.items():
+        print(f"{name}: {info}")
+    # The enriched models join every point to its ZIP code and area: locate the new ones.
+    from .geo import BoundariesMissingError, geocode
+
+    try:
+        stats = geocode(roles.url("loader"))
+    except BoundariesMissingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    step(f"geocoded {stats.points_geocoded:,} new coordinate pairs "
+         f"({stats.outside_boundaries:,} outside the boundaries) in {stats.seconds:.1f}s")
+    return 0
+
+
+def _load_countries(args: argparse.Namespace) -> int:
+    """`pulse load worldbank|oecd`: what changed upstream since the last load."""
+    step(f"loading {args.source} into {roles.connection('loader').redacted()}")
+    try:
+        if args.source == "worldbank":
+            from .worldbank import WorldBankError, load_worldbank
+
+            try:
+                infos = {"worldbank": load_worldbank()}
+            except WorldBankError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+        else:
+            from .oecd import OecdError, load_oecd
+
+            try:
+                infos = load_oecd(args.dataset or None)
+            except OecdError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+    except ValueError as err:  # an unknown dataflow or a bad declaration
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for name, info in infos.items():
+        print(f"{name}: {info}")
+    return 0

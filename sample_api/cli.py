@@ -1,0 +1,38 @@
+"""`pulse demo` and `pulse sample-api`: added to the `pulse` command through the
+`pulse.commands` entry points (pyproject.toml), since pulse/ may not import this package."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_demo(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="everything end to end against the local API")
+    demo.add_argument("--rows", type=int, default=int(os.environ.get("PULSE_DEMO_ROWS", 50_000)))
+    demo.add_argument("--revision-share", type=float, default=0.01)
+    demo.set_defaults(func=cmd_demo)
+
+
+def add_sample_api(sub: argparse._SubParsersAction) -> None:
+    api = sub.add_parser("sample-api", help="serve the local Socrata-compatible API")
+    api.add_argument("--rows", type=int, default=100_000)
+    api.add_argument("--seed", type=int, default=1)
+    api.add_argument("--port", type=int, default=8765)
+    api.add_argument("--revisions", type=int, default=0, help="revision batches to apply")
+    api.set_defaults(func=cmd_sample_api)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(rows=args.rows, revision_share=args.revision_share)
+
+
+def cmd_sample_api(args: argparse.Namespace) -> int:
+    from .__main__ import main as serve_main
+
+    return serve_main(
+        ["--rows", str(args.rows), "--seed", str(args.seed), "--port", str(args.port),
+         "--revisions", str(args.revisions)]
+    )

@@ -1,0 +1,1 @@
+"""Independent pandas computations of the marts, from the local APIs' ground truth."""
