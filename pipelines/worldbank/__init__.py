@@ -43,7 +43,7 @@ from .helpers import (
     safe_url,
     values_table,
 )
-from .paging import PageMeta, WorldBankPaginator, page_meta
+from .paging import PageMeta, page_meta, world_bank_paginator
 from .settings import BASE_URL, DEFAULT_PER_PAGE, Indicator, indicators_file, load_indicators
 
 __all__ = ["WorldBankApi", "WorldBankError", "explain_failure", "load_worldbank", "worldbank_pipeline",
@@ -78,6 +78,8 @@ def worldbank_source(
                          f"{indicators_file()}: {', '.join(declared)}. Add a line to that file "
                          "to load another indicator.")
     chosen = [declared[i] for i in dict.fromkeys(indicators or declared)]
+    if per_page < 1:
+        raise ValueError(f"per_page must be at least 1, not {per_page} (SOURCES__WORLDBANK__PER_PAGE)")
     http = Client(
         request_timeout=request_timeout,
         request_max_attempts=max_attempts,
@@ -118,7 +120,8 @@ class WorldBankApi:
         """(rows, metadata, URL) of every page of `path`, page 1 to the last."""
         try:
             for page in self.client.paginate(
-                path, params={"format": "json"}, paginator=WorldBankPaginator(self.per_page),
+                path, params={"format": "json", "per_page": self.per_page},
+                paginator=world_bank_paginator(),
                 data_selector="[1]", hooks={"response": [check_page]},
             ):
                 yield list(page), page_meta(page.response.json()), safe_url(page.response.url)

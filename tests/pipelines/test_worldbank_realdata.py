@@ -19,7 +19,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 
 from pipelines.worldbank import WorldBankApi, WorldBankError
 from pipelines.worldbank.helpers import VALUE_SCHEMA, values_table
-from pipelines.worldbank.paging import WorldBankPaginator, page_meta
+from pipelines.worldbank.paging import page_meta, world_bank_paginator
 from tests.conftest import REALDATA
 
 FOLDER = REALDATA / "worldbank"
@@ -150,17 +150,17 @@ def test_paginator_reads_page_counts_sent_as_numbers_or_strings(api, server):
     for recording, next_page in ((numbers, 2), (strings, None)):
         response = api.client.session.get(_local(server, recording["url"]))
         body = response.json()
-        paginator = WorldBankPaginator(per_page=50)
+        paginator = world_bank_paginator()
         paginator.update_state(response, body[1])
         assert paginator.has_next_page is (next_page is not None)
         if next_page:
-            assert paginator.page == next_page
+            assert paginator.current_value == next_page
         assert page_meta(body).pages == int(recording["meta"]["pages"])
 
 
 def test_a_page_past_the_end_stops_paging(api, server):
     numbers = next(r for r in RECORDINGS if r["file"] == "TestIndicatorValuesService_List__0.json")
     response = api.client.session.get(_local(server, numbers["url"]))
-    paginator = WorldBankPaginator(per_page=50)
+    paginator = world_bank_paginator()
     paginator.update_state(response, [])  # [meta, null]: no rows, whatever meta says
     assert paginator.has_next_page is False
