@@ -8,13 +8,12 @@ and with the mart reports beside them. CSV as in pulse/reports.py (text quoted, 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pulse import roles, warehouse
-from pulse.reports import ReportError, reports_dir
+from pulse.reports import ReportError, replaced_atomically, reports_dir, value_kind, write_csv
 
 COUNTRIES_FOLDER = "countries"
 # The yearly marts joined per (country, year); their columns after the key, in this order.
@@ -102,20 +101,9 @@ def export_country_reports(countries: Iterable[str] | None = None, out_dir: Path
     return CountryReports(out, tuple(by_country), tuple(names), len(rows))
 
 
-def _field(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return '"' + value.replace('"', '""') + '"'
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
 def _write(path: Path, names: Sequence[str], rows: Sequence[tuple]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(",".join(_field(n) for n in names) + "\n")
-        for row in rows:
-            f.write(",".join(_field(v) for v in row) + "\n")
-    os.replace(tmp, path)  # a reader sees the old file or the new one, never half
+    """The report CSV (pulse/reports.py's writer), each column's kind from its values."""
+    kinds = [value_kind(next((row[i] for row in rows if row[i] is not None), ""))
+             for i in range(len(names))]
+    with replaced_atomically(path) as tmp:
+        write_csv(tmp, names, kinds, rows)

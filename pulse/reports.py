@@ -44,7 +44,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -410,13 +410,41 @@ def _directory_lock(out_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write_csv(path: Path, snapshot: _Snapshot) -> None:
-    render = [_csv_field(c.kind) for c in snapshot.columns]
+def write_csv(path: Path, names: Sequence[str], kinds: Sequence[str],
+              rows: Iterable[Sequence[Any]]) -> None:
+    """Writes the CSV every Pulse report uses: a header, text quoted, NULL an empty
+    unquoted field, numbers and times as text that reads back exactly. `kinds` holds each
+    column's kind (a value of `_KINDS`; `value_kind` tells it from a Python value)."""
+    render = [_csv_field(kind) for kind in kinds]
     with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(",".join(_csv_field("text")(c.name) for c in snapshot.columns) + "\n")
-        for row in snapshot.rows:
+        f.write(",".join(_csv_field("text")(name) for name in names) + "\n")
+        for row in rows:
             f.write(",".join("" if v is None else r(v) for r, v in zip(render, row, strict=True)))
             f.write("\n")
+
+
+def value_kind(value: Any) -> str:
+    """The CSV kind of a value read by psycopg2 (bool before int: a bool is an int)."""
+    for kind, types in (("bool", bool), ("int", int), ("float", float), ("numeric", Decimal),
+                        ("timestamptz", dt.datetime), ("date", dt.date), ("time", dt.time)):
+        if isinstance(value, types):
+            return kind
+    return "text"
+
+
+@contextlib.contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """A temporary path to write `path`'s new content to; on success it is synced and
+    renamed over `path`, so a reader sees the old file or the new one, never half."""
+    with _temp_file(path.parent, path.name) as tmp:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, path)
+
+
+def _write_csv(path: Path, snapshot: _Snapshot) -> None:
+    write_csv(path, [c.name for c in snapshot.columns], [c.kind for c in snapshot.columns],
+              snapshot.rows)
 
 
 def _write_json(path: Path, snapshot: _Snapshot) -> None:
