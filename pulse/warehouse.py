@@ -194,12 +194,13 @@ def _start(pgdata: Path) -> _Postmaster:
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     log.info("starting the embedded PostgreSQL in %s", pgdata)
-    # pgserver caches one handle per folder and hands it back without starting anything:
-    # forget it, or a server stopped by this process could never start again in it.
-    pgserver.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
     try:
         # cleanup_mode=None: the server outlives this process and is reused by the next one.
-        pgserver.get_server(pgdata, cleanup_mode=None)
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        # pgserver caches one handle per folder and would hand it back later without
+        # starting anything; with cleanup_mode=None, cleanup() forgets it and stops nothing,
+        # so a server stopped by this process can start again in it.
+        server.cleanup()
     except Exception as err:
         raise WarehouseError(
             f"could not start the embedded PostgreSQL in {pgdata}: {err}. "
@@ -216,7 +217,7 @@ def stop() -> bool:
     pgdata = data_dir() / "pgdata"
     if _read_postmaster(pgdata) is None:
         return False
-    from pgserver._commands import pg_ctl
+    from pgserver import pg_ctl
 
     # As root, pgserver runs postgres as its own OS user: pg_ctl must run as that user too.
     user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
@@ -297,7 +298,7 @@ def psql_executable() -> str:
 
     if found := shutil.which("psql"):
         return found
-    from pgserver._commands import POSTGRES_BIN_PATH
+    from pgserver import POSTGRES_BIN_PATH
 
     return str(POSTGRES_BIN_PATH / "psql")
 
