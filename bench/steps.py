@@ -61,14 +61,14 @@ def dbt_build(full_refresh: bool = False, select: str | None = None) -> dict[str
     import subprocess
 
     from orchestration.defs.dbt import DBT_BUILD_ARGS
-    from pulse.dbt import dbt_command, export_dbt_env
+    from pulse.dbt import dbt_command, export_dbt_env, target_dir
 
     export_dbt_env()  # as Pulse runs it: the transformer role
     args = dbt_command(*DBT_BUILD_ARGS)
     args += ["--full-refresh"] if full_refresh else []
     args += ["--select", select] if select else []
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, cwd=PROJECT_ROOT)
-    results = json.loads((PROJECT_ROOT / "target" / "run_results.json").read_text())
+    results = json.loads((target_dir() / "run_results.json").read_text())
     rebuilt = {
         r["unique_id"].split(".")[-1]: r.get("adapter_response", {}).get("rows_affected")
         for r in results["results"] if r["unique_id"].startswith("model.")
@@ -157,7 +157,7 @@ def countries_refresh_job(worldbank_url: str, oecd_url: str, reports: str, fresh
                        "SOURCES__OECD__MIN_SECONDS_BETWEEN_REQUESTS": "0", "PULSE_REPORTS_DIR": reports})
     if fresh:
         shutil.rmtree(default_pipelines_dir(), ignore_errors=True)
-    job = defs.resolve_job_def("countries_refresh")
+    job = defs().resolve_job_def("countries_refresh")
     with dg.instance_for_test() as instance:
         started = time.perf_counter()
         result = job.execute_in_process(instance=instance, raise_on_error=False)

@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from pulse import roles, warehouse
-from pulse.dbt import dbt_command, export_dbt_env
+from pulse.dbt import dbt_command, export_dbt_env, target_dir
 from pulse.warehouse import PROJECT_ROOT
 
 log = logging.getLogger("pulse")
@@ -124,7 +124,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     if code := run_dbt("docs", "generate"):
         return code
     if args.no_serve:
-        print(f"docs written to {PROJECT_ROOT / 'target' / 'index.html'}")
+        print(f"docs written to {target_dir() / 'index.html'}")
         return 0
     step(f"serving dbt docs on http://127.0.0.1:{args.port} (Ctrl-C stops)")
     return run_dbt("docs", "serve", "--host", "127.0.0.1", "--port", str(args.port), "--no-browser")

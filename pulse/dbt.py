@@ -15,8 +15,19 @@ from pulse.warehouse import PROJECT_ROOT
 
 # Works without activating the virtualenv.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
-DBT_TARGET_DIR = PROJECT_ROOT / "target"
-MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
+
+
+def target_dir() -> Path:
+    """dbt's artifacts folder: `DBT_TARGET_PATH` (dbt's own variable, which dagster-dbt
+    follows too), else target/ in the project; read when asked, so a process that sets it
+    (a parallel test worker) keeps its manifest apart from everyone else's."""
+    path = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def manifest_path() -> Path:
+    return target_dir() / "manifest.json"
+
 # What a parse reads: a change to any of these makes the manifest stale.
 DBT_SOURCES = (PROJECT_ROOT / "dbt_project", PROJECT_ROOT / "dbt_project.yml",
                PROJECT_ROOT / "pipelines" / "worldbank" / "indicators.yml")
@@ -59,12 +70,13 @@ def _manifest_database(manifest: Path) -> str | None:
     return next((n.get("database") for n in nodes.values() if n.get("database")), None)
 
 
-def manifest_is_stale(manifest: Path = MANIFEST_PATH) -> bool:
+def manifest_is_stale(manifest: Path | None = None) -> bool:
     """Missing, older than the dbt sources, or parsed for another database.
 
     The manifest bakes the database into every relation name, and Dagster reads row
     counts through those names: a manifest of another database would miss them.
     """
+    manifest = manifest or manifest_path()
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
         return True
     return _manifest_database(manifest) != os.environ.get("PGDATABASE", "pulse")
@@ -78,17 +90,18 @@ def prepare_dbt(force: bool = False) -> Path:
     up at the next reload.
     """
     if force or manifest_is_stale():
-        parse = subprocess.run(dbt_command("parse", "--quiet", "--target-path", str(DBT_TARGET_DIR)),
+        parse = subprocess.run(dbt_command("parse", "--quiet", "--target-path", str(target_dir())),
                                cwd=PROJECT_ROOT, capture_output=True, text=True)
-        if parse.returncode != 0:
+        if parse.returncode != 0:  # dbt's own message: names the file and the line
             raise DbtError(f"dbt parse of {PROJECT_ROOT / 'dbt_project'} failed (exit "
                            f"{parse.returncode}); fix the project and run `make manifest`:\n"
                            f"{(parse.stdout + parse.stderr)[-3000:]}")
-    return MANIFEST_PATH
+    return manifest_path()
 
 
-def load_manifest(path: Path = MANIFEST_PATH) -> dict:
+def load_manifest(path: Path | None = None) -> dict:
     """The prepared manifest, parsed once per process and file version."""
+    path = path or manifest_path()
     return _parsed(path, path.stat().st_mtime)
 
 

@@ -5,13 +5,13 @@ from typing import Any
 
 from dagster_dbt import DbtProject
 
-from pulse.dbt import DBT_TARGET_DIR, load_manifest, prepare_dbt
+from pulse.dbt import load_manifest, prepare_dbt, target_dir
 from pulse.warehouse import PROJECT_ROOT
 
 
 @functools.cache
 def dbt_project() -> DbtProject:
-    return DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=DBT_TARGET_DIR)
+    return DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=target_dir())
 
 
 def manifest() -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 from pipelines.chicago import dataset_pipeline, load_chicago
 from pipelines.geo import geocode
 from pulse import roles
-from pulse.warehouse import PROJECT_ROOT
+from pulse.dbt import target_dir
 from sample_api import SampleApi, chicago_portal
 from sample_api.oracles.crimes import assert_daily_matches, assert_monthly_matches
 from tests.conftest import query, run_dbt
@@ -65,7 +65,7 @@ def test_marts_equal_pandas_after_revision_and_incremental_build(built, warehous
 def test_docs_generate_and_source_freshness(built):
     docs = run_dbt("docs", "generate")
     assert docs.returncode == 0, docs.stdout[-3000:]
-    assert (PROJECT_ROOT / "target" / "catalog.json").exists()
+    assert (target_dir() / "catalog.json").exists()
     freshness = run_dbt("source", "freshness", "--select", "source:chicago.crimes")
     # the load just happened: the source is fresh
     assert freshness.returncode == 0, freshness.stdout[-3000:]

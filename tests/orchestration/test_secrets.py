@@ -8,6 +8,7 @@ import dagster as dg
 from dlt.common.versioned_state import decompress_state
 
 from pipelines.load import default_pipelines_dir
+from pulse.dbt import target_dir
 from pulse.warehouse import PROJECT_ROOT
 from sample_api import SampleApi, chicago_portal
 from tests.conftest import query
@@ -49,7 +50,7 @@ def test_token_never_leaks(warehouse_db, dbt_manifest, monkeypatch, caplog, capf
     assert TOKEN not in out.out and TOKEN not in out.err
     assert TOKEN not in caplog.text
     assert _files_containing(tmp_path, TOKEN) == []  # Dagster storage and compute logs
-    assert _files_containing(PROJECT_ROOT / "target", TOKEN) == []  # dbt artifacts
+    assert _files_containing(target_dir(), TOKEN) == []  # dbt artifacts
     if (PROJECT_ROOT / "logs").exists():
         assert _files_containing(PROJECT_ROOT / "logs", TOKEN) == []  # dbt.log
     assert _files_containing(default_pipelines_dir(), TOKEN) == []  # dlt state and traces
