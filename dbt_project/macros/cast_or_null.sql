@@ -42,7 +42,9 @@
     reject_unless_castable('"date"', 'timestamp') -> "date '2024-13-01' is not a timestamp"
 #}
 {% macro reject_unless_castable(column, type) -%}
-    {%- set noun = {'bigint': 'an integer', 'integer': 'an integer', 'timestamp': 'a timestamp'}[type] -%}
+    {%- set noun = {
+        'bigint': 'an integer', 'integer': 'an integer', 'timestamp': 'a timestamp',
+    }[type] -%}
     when not coalesce({{ is_castable(column, type) }}, false)
         then '{{ column | replace('"', '') }} '
         || coalesce(quote_literal(left({{ column }}, 40)), 'missing')

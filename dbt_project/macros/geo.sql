@@ -1,8 +1,11 @@
 {#
     The ZIP code and community area of a row, from its coordinates: joins the
     geocoded points (point-in-polygon, pipelines/geo) and the community area
-    names. `source_area` names the row's own community area column, when the
-    dataset has one, to flag rows where the portal and the polygon disagree.
+    names (the chicago_community_areas seed's; 'Unknown' outside every area).
+    Every enriched point model uses both, so zip_code, community_area_number,
+    community_area_name and side mean the same in each. `source_area` names
+    the row's own community area column, when the dataset has one, to flag
+    rows where the portal and the polygon disagree.
 #}
 
 {% macro geo_joins(alias) %}

@@ -224,7 +224,7 @@ def truth_rows(universe: Any) -> int:
 ENRICHED = "enriched.int_countries__indicator_years"
 ENRICHED_NOTE = (f"rows in marts: {ENRICHED} after the last run, one per (country, indicator, year) "
                  "of the truth, checked key for key")
-# The OECD series the staging models keep (dbt_project/models/staging/countries/stg_oecd__*),
+# The OECD series the staging models keep (dbt_project/models/staging/oecd/stg_oecd__*),
 # and the canonical indicator each feeds.
 OECD_SERIES = {
     "population": ("population", {"MEASURE": "POP", "UNIT_MEASURE": "PS", "SEX": "_T", "AGE": "_T"}),

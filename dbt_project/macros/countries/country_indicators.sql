@@ -7,6 +7,9 @@
     The canonical indicator names of pipelines/worldbank/indicators.yml, in
     its order. The profile always has their columns; they are also the
     indicator list when the enriched table cannot be read (parsing, docs).
+    Written out because dbt cannot read a file and nothing can derive a var
+    from it for a bare `dbt build`; tests/dbt/test_indicator_list.py fails
+    when this list, or the profile's documented columns, and the file differ.
 #}
 {% macro country_canonical_indicators() %}
     {{ return([
@@ -43,26 +46,6 @@
         {%- endif -%}
     {%- endfor -%}
     {{ return(names) }}
-{% endmacro %}
-
-{#
-    One row per (country, year) of countries (not aggregates) with at least
-    one of `indicators`, each indicator a column: the wide shape of the yearly
-    country marts. Reads the enriched table, where each value is non-null.
-#}
-{% macro country_years_wide(enriched, indicators) %}
-    select
-        country_code,
-        country_name,
-        year,
-        {%- for indicator in indicators %}
-        max(value) filter (where indicator = '{{ indicator }}') as {{ indicator }}
-        {{- ',' if not loop.last }}
-        {%- endfor %}
-    from {{ enriched }}
-    where not is_aggregate
-        and indicator in ('{{ indicators | join("', '") }}')
-    group by country_code, country_name, year
 {% endmacro %}
 
 {#

@@ -19,7 +19,7 @@ with
 permits as (
     select * from {{ ref('stg_chicago__building_permits') }} as staged
     where reject_reason is null
-    {{ new_or_relocated('staged') }}
+        {{ new_or_relocated('staged') }}
 ),
 
 enriched as (

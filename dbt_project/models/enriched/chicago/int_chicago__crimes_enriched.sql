@@ -15,6 +15,11 @@
     second pre-hook gives a table built before geocoding existed an empty
     geocoded_at: every located row is then rebuilt once, with its ZIP and area.
 
+    ZIP code and community area (number, name, side) come from the
+    coordinates, as in every enriched point model (geo_joins / geo_columns,
+    macros/geo.sql); community_area_id is the portal's own field, kept as is
+    and compared in community_area_mismatch.
+
     Rejected rows (stg reject_reason) are left out. The pre-hook removes the
     older, valid version of a row that a new load made unusable, which the
     delete+insert alone would keep (it only deletes the keys it inserts).
@@ -41,11 +46,7 @@ with
 crimes as (
     select * from {{ ref('stg_chicago__crimes') }} as staged
     where reject_reason is null
-    {{ new_or_relocated('staged') }}
-),
-
-community_areas as (
-    select * from {{ ref('chicago_community_areas') }}
+        {{ new_or_relocated('staged') }}
 ),
 
 fbi_crime_codes as (
@@ -64,22 +65,11 @@ enriched as (
         crimes.district,
         crimes.ward,
         crimes.community_area_id,
-        coalesce(
-            community_areas.community_area_name, 'Unknown'
-        ) as community_area_name,
-        community_areas.side,
         crimes.x_coordinate,
         crimes.y_coordinate,
         crimes.latitude,
         crimes.longitude,
-        geo.zip_code,
-        geo.community_area_number,
-        coalesce(geo_areas.community_area_name, 'Unknown') as geo_community_area_name,
-        (crimes.latitude is not null and crimes.longitude is not null) as has_coordinates,
-        coalesce(
-            crimes.community_area_id <> geo.community_area_number, false
-        ) as community_area_mismatch,
-        geo.geocoded_at,
+        {{ geo_columns('crimes', 'community_area_id') }},
         crimes.primary_type,
         crimes.crime_description,
         coalesce(fbi_crime_codes.crime_category, 'other') as crime_category,
@@ -98,15 +88,9 @@ enriched as (
         crimes.updated_at,
         crimes.loaded_at
     from crimes
-    left join community_areas
-        on crimes.community_area_id = community_areas.community_area_id
     left join fbi_crime_codes
         on crimes.fbi_code = fbi_crime_codes.fbi_code
-    left join {{ ref('stg_chicago__geocoded_points') }} as geo
-        on crimes.latitude = geo.latitude
-        and crimes.longitude = geo.longitude
-    left join community_areas as geo_areas
-        on geo.community_area_number = geo_areas.community_area_id
+    {{ geo_joins('crimes') }}
 )
 
 select * from enriched

@@ -24,7 +24,7 @@ with
 inspections as (
     select * from {{ ref('stg_chicago__food_inspections') }} as staged
     where reject_reason is null
-    {{ new_or_relocated('staged') }}
+        {{ new_or_relocated('staged') }}
 ),
 
 enriched as (

@@ -23,7 +23,7 @@ with
 requests as (
     select * from {{ ref('stg_chicago__service_requests') }} as staged
     where reject_reason is null
-    {{ new_or_relocated('staged') }}
+        {{ new_or_relocated('staged') }}
 ),
 
 enriched as (

@@ -19,7 +19,7 @@ with
 crashes as (
     select * from {{ ref('stg_chicago__traffic_crashes') }} as staged
     where reject_reason is null
-    {{ new_or_relocated('staged') }}
+        {{ new_or_relocated('staged') }}
 ),
 
 enriched as (

@@ -25,13 +25,25 @@ worldbank as (
 ),
 
 oecd as (
-    select country_code, indicator, year, value
+    select
+        country_code,
+        indicator,
+        year,
+        value
     from {{ ref('stg_oecd__population') }}
     union all
-    select country_code, indicator, year, value
+    select
+        country_code,
+        indicator,
+        year,
+        value
     from {{ ref('stg_oecd__life_expectancy') }}
     union all
-    select country_code, indicator, year, value
+    select
+        country_code,
+        indicator,
+        year,
+        value
     from {{ ref('stg_oecd__gdp') }}
 ),
 
@@ -40,9 +52,17 @@ countries as (
 ),
 
 keys as (
-    select country_code, indicator, year from worldbank
+    select
+        country_code,
+        indicator,
+        year
+    from worldbank
     union
-    select country_code, indicator, year from oecd
+    select
+        country_code,
+        indicator,
+        year
+    from oecd
 ),
 
 combined as (

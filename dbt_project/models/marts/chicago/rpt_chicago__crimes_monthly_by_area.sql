@@ -1,7 +1,17 @@
+{#
+    Crimes per month and community area as the portal records it
+    (community_area_id), not the area from the coordinates: the seed names the
+    portal's area here, as the enriched models name the polygon's.
+#}
+
 with
 
 crimes as (
     select * from {{ ref('int_chicago__crimes_enriched') }}
+),
+
+community_areas as (
+    select * from {{ ref('chicago_community_areas') }}
 ),
 
 {# A NULL community_area_id groups as its own bucket, named 'Unknown'. #}
@@ -9,8 +19,6 @@ monthly_by_area as (
     select
         occurred_month,
         community_area_id,
-        community_area_name,
-        side,
         count(*) as crime_count,
         count(*) filter (where is_arrest) as arrest_count,
         count(*) filter (where is_domestic) as domestic_count,
@@ -19,24 +27,33 @@ monthly_by_area as (
     from crimes
     group by
         occurred_month,
-        community_area_id,
-        community_area_name,
-        side
+        community_area_id
 ),
 
 final as (
     select
-        occurred_month,
-        community_area_id,
-        community_area_name,
-        side,
-        crime_count,
-        arrest_count,
-        round(arrest_count::numeric / crime_count, 4) as arrest_rate,
-        round(domestic_count::numeric / crime_count, 4) as domestic_share,
-        violent_count,
-        property_count
+        monthly_by_area.occurred_month,
+        monthly_by_area.community_area_id,
+        coalesce(
+            community_areas.community_area_name, 'Unknown'
+        ) as community_area_name,
+        community_areas.side,
+        monthly_by_area.crime_count,
+        monthly_by_area.arrest_count,
+        round(
+            monthly_by_area.arrest_count::numeric / monthly_by_area.crime_count,
+            4
+        ) as arrest_rate,
+        round(
+            monthly_by_area.domestic_count::numeric
+            / monthly_by_area.crime_count,
+            4
+        ) as domestic_share,
+        monthly_by_area.violent_count,
+        monthly_by_area.property_count
     from monthly_by_area
+    left join community_areas
+        on monthly_by_area.community_area_id = community_areas.community_area_id
 )
 
 select * from final

@@ -50,6 +50,7 @@ rejected as (
 
 select * from rejected
 {% if is_incremental() %}
+    -- noqa: disable=LT02,RF02
     where loaded_at > (
         select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }}
     )

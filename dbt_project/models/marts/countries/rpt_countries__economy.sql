@@ -18,15 +18,11 @@ country_years as (
 
 economy as (
     select
-        country_code,
-        country_name,
-        year,
-        {%- for measure in measures %}
-        {{ measure }},
-        {%- endfor %}
-        exports_usd - imports_usd as trade_balance_usd,
-        (exports_usd + imports_usd)
-        / nullif(gdp_usd, 0) * 100 as trade_openness_pct
+        {{ country_year_columns('country_years', measures) }},
+        country_years.exports_usd
+        - country_years.imports_usd as trade_balance_usd,
+        (country_years.exports_usd + country_years.imports_usd)
+        / nullif(country_years.gdp_usd, 0) * 100 as trade_openness_pct
     from country_years
 )
 

@@ -15,13 +15,8 @@ country_years as (
 
 growth as (
     select
-        current_year.country_code,
-        current_year.country_name,
-        current_year.year,
-        {%- for measure in measures %}
-        current_year.{{ measure }},
-        {%- endfor %}
-        {%- for measure in measures %}
+        {{ country_year_columns('current_year', measures) }},
+    {%- for measure in measures %}
         {{ pct_change(
             'current_year.' ~ measure, 'year_before.' ~ measure
         ) }} as {{ measure }}_yoy_pct,
@@ -32,17 +27,11 @@ growth as (
             'current_year.' ~ measure, 'ten_years_before.' ~ measure, 10
         ) }} as {{ measure }}_cagr_10y_pct
         {{- ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from country_years as current_year
-    left join country_years as year_before
-        on current_year.country_code = year_before.country_code
-        and current_year.year - 1 = year_before.year
-    left join country_years as five_years_before
-        on current_year.country_code = five_years_before.country_code
-        and current_year.year - 5 = five_years_before.year
-    left join country_years as ten_years_before
-        on current_year.country_code = ten_years_before.country_code
-        and current_year.year - 10 = ten_years_before.year
+    {{ join_years_before('country_years', 'year_before', 1) }}
+    {{ join_years_before('country_years', 'five_years_before', 5) }}
+    {{ join_years_before('country_years', 'ten_years_before', 10) }}
 )
 
 select * from growth

@@ -17,20 +17,13 @@ country_years as (
 
 trends as (
     select
-        current_year.country_code,
-        current_year.country_name,
-        current_year.year,
-        {%- for measure in measures %}
-        current_year.{{ measure }},
-        {%- endfor %}
+        {{ country_year_columns('current_year', measures) }},
         current_year.life_expectancy
         - ten_years_before.life_expectancy as life_expectancy_change_10y,
         current_year.under5_mortality
         - ten_years_before.under5_mortality as under5_mortality_change_10y
     from country_years as current_year
-    left join country_years as ten_years_before
-        on current_year.country_code = ten_years_before.country_code
-        and current_year.year - 10 = ten_years_before.year
+    {{ join_years_before('country_years', 'ten_years_before', 10) }}
 )
 
 select * from trends

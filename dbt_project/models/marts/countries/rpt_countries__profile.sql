@@ -43,7 +43,7 @@ profile as (
         countries.country_name,
         countries.region,
         countries.income_level,
-        {%- for indicator in indicators %}
+    {%- for indicator in indicators %}
         max(latest.value) filter (
             where latest.indicator = '{{ indicator }}'
         ) as {{ indicator }},
@@ -51,7 +51,7 @@ profile as (
             where latest.indicator = '{{ indicator }}'
         ) as {{ indicator }}_year
         {{- ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from countries
     left join latest
         on countries.country_code = latest.country_code

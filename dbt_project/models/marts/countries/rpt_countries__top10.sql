@@ -19,21 +19,22 @@ latest as (
         metrics.value,
         metrics.year
     from profile
-    cross join lateral (
-        values
-        ('population', profile.population, profile.population_year),
-        (
-            'life_expectancy',
-            profile.life_expectancy,
-            profile.life_expectancy_year
-        ),
-        ('gdp_usd', profile.gdp_usd, profile.gdp_usd_year),
-        (
-            'gdp_per_capita_usd',
-            profile.gdp_per_capita_usd,
-            profile.gdp_per_capita_usd_year
-        )
-    ) as metrics (metric, value, year)
+    cross join
+        lateral (
+            values
+            ('population', profile.population, profile.population_year),
+            (
+                'life_expectancy',
+                profile.life_expectancy,
+                profile.life_expectancy_year
+            ),
+            ('gdp_usd', profile.gdp_usd, profile.gdp_usd_year),
+            (
+                'gdp_per_capita_usd',
+                profile.gdp_per_capita_usd,
+                profile.gdp_per_capita_usd_year
+            )
+        ) as metrics (metric, value, year)
     where metrics.value is not null
 ),
 

@@ -14,7 +14,8 @@ renamed as (
     select
         -- ids
         {{ cast_or_null("nullif(trim(id), '')", 'bigint') }} as permit_id,
-        nullif(trim(permitx), '') as permit_number,  -- the portal's permit_ (dlt drops a trailing _)
+        -- the portal's permit_ (dlt drops a trailing _)
+        nullif(trim(permitx), '') as permit_number,
 
         -- what
         nullif(trim(permit_type), '') as permit_type,

@@ -1,4 +1,8 @@
-{# Community area boundaries (igwz-8jzy): names and numbers; the geometry stays in raw. #}
+{#
+    Community area boundaries (igwz-8jzy): names and numbers; the geometry
+    stays in raw. The layer's own spelling of a name is source_*: every model's
+    community_area_name is the official one of the chicago_community_areas seed.
+#}
 
 with
 
@@ -9,7 +13,7 @@ source as (
 renamed as (
     select
         {{ cast_or_null('area_numbe', 'integer') }} as community_area_number,
-        initcap(nullif(trim(community), '')) as community_area_name,
+        initcap(nullif(trim(community), '')) as source_community_area_name,
         {{ cast_or_null('shape_area', 'double precision') }} as shape_area,
         to_timestamp(_dlt_load_id::double precision) as loaded_at
     from source

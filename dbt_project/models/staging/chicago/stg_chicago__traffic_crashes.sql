@@ -34,7 +34,7 @@ renamed as (
         {{ cast_or_null('injuries_fatal', 'integer') }} as injuries_fatal,
         {{ cast_or_null('injuries_incapacitating', 'integer') }} as injuries_incapacitating,
         {{ cast_or_null('injuries_non_incapacitating', 'integer') }}
-        as injuries_non_incapacitating,
+            as injuries_non_incapacitating,
 
         -- place
         nullif(trim(street_no), '') as street_number,
