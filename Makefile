@@ -23,9 +23,13 @@ manifest: install
 demo: manifest
 	$(BIN)/pulse demo
 
+# Two workers, one per core; a test file stays on one worker (its module fixtures are
+# built once). Each worker has its own database and dbt target folder (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: manifest
 	$(BIN)/ruff check $(PYTHON_DIRS)
-	$(BIN)/python -m pytest -q
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 BENCH_ROWS ?= 1000000
 BENCH_REPEAT ?= 3

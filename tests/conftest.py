@@ -19,6 +19,31 @@ from pulse.warehouse import PROJECT_ROOT
 TEST_DATABASE = f"pulse_test_{os.getpid()}"
 REALDATA = PROJECT_ROOT.parent / "shared" / "realdata"
 
+# `make test` runs two workers (pytest-xdist): each has its own database (its pid) and
+# its own dbt target folder, so neither reads a manifest the other is rewriting.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("DBT_TARGET_PATH", str(PROJECT_ROOT / "target" / f"pytest-{worker}"))
+
+
+def _is_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """Remembers, before any test (or worker) starts, whether the embedded server ran."""
+    if not _is_worker(session.config):
+        session.config.pulse_server_was_running = (
+            not warehouse.is_embedded() or warehouse.status().get("state") == "running")
+
+
+def pytest_sessionfinish(session):
+    """Leaves the machine as it was found: no stray postgres. Only the process that saw
+    the start decides (with workers, the controller, once all of them are done)."""
+    was_running = getattr(session.config, "pulse_server_was_running", True)
+    if not _is_worker(session.config) and not was_running and warehouse.is_embedded():
+        warehouse.stop()
+
 
 @pytest.fixture(scope="session")
 def warehouse_db() -> Iterator[warehouse.Connection]:
@@ -27,7 +52,6 @@ def warehouse_db() -> Iterator[warehouse.Connection]:
     Tests set up and inspect as the admin (this connection, WAREHOUSE_URL); dlt and dbt
     ask for their roles (loader, transformer), created here in this database.
     """
-    was_running = not warehouse.is_embedded() or warehouse.status().get("state") == "running"
     conn = warehouse.create_database(TEST_DATABASE)
     # Everything that asks the warehouse (dlt, dbt, Dagster assets) now gets this database.
     saved = {k: os.environ.get(k) for k in [*conn.libpq_env(), "WAREHOUSE_URL"]}
@@ -42,8 +66,6 @@ def warehouse_db() -> Iterator[warehouse.Connection]:
         else:
             os.environ[key] = value
     warehouse.drop_database(TEST_DATABASE)
-    if not was_running and warehouse.is_embedded():
-        warehouse.stop()  # leave the machine as we found it: no stray postgres
 
 
 @pytest.fixture(scope="session")
