@@ -111,10 +111,10 @@ def test_loader_writes_raw(built):
     ("create table marts.loader_scratch (i int)", "permission denied for schema marts"),
     ("create table staging.loader_scratch (i int)", "permission denied for schema staging"),
     ("create table public.loader_scratch (i int)", "permission denied for schema public"),
-    ("create schema loader_scratch", f"permission denied for database {TEST_DATABASE}"),
+    ("create schema loader_scratch", "permission denied for database {database}"),
 ])
 def test_loader_cannot_touch_dbt_schemas(built, statement, message):
-    assert denied("loader", statement) == message
+    assert denied("loader", statement) == message.format(database=TEST_DATABASE)
 
 
 # --- transformer ----------------------------------------------------------------------------
@@ -138,10 +138,10 @@ def test_transformer_reads_raw_and_writes_dbt_schemas(built):
     ("create table raw_chicago.transformer_scratch (i int)",
      "permission denied for schema raw_chicago"),
     ("select * from raw_chicago_staging.crimes", "permission denied for schema raw_chicago_staging"),
-    ("create schema transformer_scratch", f"permission denied for database {TEST_DATABASE}"),
+    ("create schema transformer_scratch", "permission denied for database {database}"),
 ])
 def test_transformer_cannot_write_raw(built, statement, message):
-    assert denied("transformer", statement) == message
+    assert denied("transformer", statement) == message.format(database=TEST_DATABASE)
 
 
 # --- analyst --------------------------------------------------------------------------------
@@ -178,11 +178,11 @@ def test_analyst_reads_every_mart(built, warehouse_db):
     ("create table analyst_scratch (i int)", "permission denied for schema public"),
     ("create view marts.analyst_scratch as select 1 as i", "permission denied for schema marts"),
     ("create temp table analyst_scratch (i int)",
-     f'permission denied to create temporary tables in database "{TEST_DATABASE}"'),
-    ("create schema analyst_scratch", f"permission denied for database {TEST_DATABASE}"),
+     'permission denied to create temporary tables in database "{database}"'),
+    ("create schema analyst_scratch", "permission denied for database {database}"),
 ])
 def test_analyst_reads_only_marts_and_writes_nothing(built, statement, message):
-    assert denied("analyst", statement) == message
+    assert denied("analyst", statement) == message.format(database=TEST_DATABASE)
 
 
 # --- ensure_roles puts things right ---------------------------------------------------------
