@@ -29,7 +29,7 @@ TEST_WORKERS ?= 2
 test: manifest
 	$(BIN)/ruff check $(PYTHON_DIRS)
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 BENCH_ROWS ?= 1000000
 BENCH_REPEAT ?= 3

@@ -107,6 +107,7 @@ def run_source(
         run_kwargs.setdefault("loader_file_format", LOADER_FILE_FORMAT)
         # Least privilege: dlt loads as the loader role, which writes only raw_* schemas.
         credentials = credentials or roles.url("loader", raw_dataset=pipeline.dataset_name)
+        forget_state_the_warehouse_lacks(pipeline, credentials)
         drop_committed_leftovers(pipeline)
         if pipeline.has_pending_data:
             # A run that died left a package: finish it first, or dlt would load only that
@@ -121,6 +122,45 @@ def run_source(
         log.info("%s.%s: %s", pipeline.dataset_name, resource,
                  ", ".join(f"{n} {path.replace('_', ' ')}" for path, n in counts.items()))
     return info
+
+
+def warehouse_state_version(pipeline: dlt.Pipeline, credentials: str) -> int | None:
+    """The newest state version the warehouse holds for `pipeline`, or None when its raw
+    schema, its state table or any state of this pipeline is missing."""
+    import psycopg
+    from psycopg import sql
+
+    state_table = sql.Identifier(pipeline.dataset_name, "_dlt_pipeline_state")
+    with psycopg.connect(credentials) as conn:
+        (exists,) = conn.execute("select to_regclass(%s) is not null",
+                                 (state_table.as_string(conn),)).fetchone()
+        if not exists:
+            return None
+        (version,) = conn.execute(sql.SQL("select max(version) from {} where pipeline_name = %s")
+                                  .format(state_table), (pipeline.pipeline_name,)).fetchone()
+    return version
+
+
+def forget_state_the_warehouse_lacks(pipeline: dlt.Pipeline, credentials: str) -> bool:
+    """Drops the local dlt state of a pipeline the warehouse has no state for.
+
+    The warehouse is the state of record. dlt trusts local state whenever the raw schema
+    exists, so after `drop schema raw_... cascade`, or pointed at a new warehouse, a
+    "full" load would resume from the local cursor and fetch only the overlap window (or
+    merge into tables that are gone). With no state in the warehouse there is nothing to
+    resume: start over. A warehouse state that is merely older (a run died before its
+    load) keeps the local one, whose pending package `run_source` finishes first.
+    Returns True when it dropped something.
+    """
+    if not (pipeline.default_schema_name or pipeline.has_pending_data):
+        return False  # nothing local to trust
+    if warehouse_state_version(pipeline, credentials) is not None:
+        return False
+    log.warning("%s: the warehouse holds no state of this pipeline (%s dropped, or another "
+                "warehouse): dropping the local state, the next load starts from the beginning",
+                pipeline.pipeline_name, pipeline.dataset_name)
+    pipeline.drop()
+    return True
 
 
 def drop_committed_leftovers(pipeline: dlt.Pipeline) -> list[str]:

@@ -93,3 +93,25 @@ def fresh_raw(warehouse_db, tmp_path):
 
     query(warehouse_db, "drop schema if exists raw_chicago cascade")
     return dataset_pipeline("crimes", pipelines_dir=tmp_path / "dlt")
+
+
+# The slowest files (measured with --durations), queued first: pytest-xdist hands out
+# files in collection order, so the long ones start early and the workers end together.
+SLOWEST_FIRST = (
+    "tests/reliability/test_crash.py",
+    "tests/bench/test_suite_runs.py",
+    "tests/bench/test_countries_bench.py",
+    "tests/reliability/test_countries.py",
+    "tests/orchestration/test_countries.py",
+    "tests/reliability/test_api_and_bad_data.py",
+    "tests/orchestration/test_guards.py",
+    "tests/dbt/test_chicago_reports.py",
+    "tests/dbt/test_marts.py",
+    "tests/orchestration/test_materialize.py",
+    "tests/orchestration/test_secrets.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

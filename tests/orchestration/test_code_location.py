@@ -17,6 +17,7 @@ import dagster as dg
 
 from pulse.warehouse import PROJECT_ROOT
 from sample_api import CrimesDataset, SampleApi
+from tests.conftest import query
 from tests.pipelines.helpers import raw_rows, truth_rows
 
 # Runs in a child process: records what importing, then building, the definitions does.
@@ -49,14 +50,16 @@ def test_importing_the_definitions_does_no_work(dbt_manifest, tmp_path):
     # an unreachable warehouse: any attempt to reach it would be recorded; the manifest's
     # database, so that building finds it fresh and runs no `dbt parse`
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PGDATABASE": database,
-           "WAREHOUSE_URL": "postgresql://nobody:secret@127.0.0.1:9/nowhere"}
+           "WAREHOUSE_URL": "postgresql://nobody:secret@127.0.0.1:9/nowhere",
+           # the folder dbt_manifest prepared (a worker's own under pytest-xdist)
+           "DBT_TARGET_PATH": str(dbt_manifest.parent)}
     run = subprocess.run([sys.executable, "-c", AUDIT, str(PROJECT_ROOT)], cwd=PROJECT_ROOT,
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert seen["import"] == [], f"importing orchestration.definitions did: {seen['import']}"
     # the hook does see work: building the definitions reads the declarations and manifest
-    assert "open target/manifest.json" in seen["build"]
+    assert f"open {dbt_manifest.relative_to(PROJECT_ROOT)}" in seen["build"]
     assert "open pipelines/chicago/datasets.yml" in seen["build"]
     assert not [event for event in seen["build"] if event.startswith(("connect", "run"))]
 
@@ -91,4 +94,12 @@ def test_the_ingest_asset_runs_the_one_load_function(fresh_raw, warehouse_db, db
         api.dataset.apply_revision(new_rows=50, updated_rows=50)
         load_dataset("crimes", fresh_raw, credentials=warehouse_db.url(), base_url=api.url)
         assert calls[-1] == ("chicago_crimes", ["crimes"])  # `pulse load`'s and the reruns' path
+        assert raw_rows(warehouse_db) == truth_rows(api.dataset)
+
+        # The warehouse is the state of record: with raw dropped, the asset's local dlt
+        # state (a cursor past every row) is forgotten and the next load is a full one.
+        query(warehouse_db, "drop schema raw_chicago cascade")
+        with dg.instance_for_test() as instance:
+            assert dg.materialize([chicago_ingest()["crimes"]], resources=resources(),
+                                  instance=instance).success
         assert raw_rows(warehouse_db) == truth_rows(api.dataset)
