@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.common.storages import NormalizeStorage, NormalizeStorageConfiguration
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pulse import roles, warehouse
@@ -171,11 +172,13 @@ def drop_committed_leftovers(pipeline: dlt.Pipeline) -> list[str]:
     both, and the half-deleted extracted copy fails every later normalize; the normalized
     copy is whole, so the leftover can go. Returns the load ids it deleted.
     """
-    extracted = pipeline._get_normalize_storage().extracted_packages
-    try:
-        load_ids = extracted.list_packages()
-    except FileNotFoundError:  # a pipeline that never ran
+    load_ids = pipeline.list_extracted_load_packages()
+    if not load_ids:
         return []
+    # dlt's extract folder, through its public storage classes (the pipeline offers no
+    # call that deletes one extracted package)
+    extracted = NormalizeStorage(False, NormalizeStorageConfiguration(
+        normalize_volume_path=os.path.join(pipeline.working_dir, "normalize"))).extracted_packages
     committed = {*pipeline.list_normalized_load_packages(), *pipeline.list_completed_load_packages()}
     leftovers = [load_id for load_id in load_ids if load_id in committed]
     for load_id in leftovers:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pulse import warehouse
+from pulse import roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
 
 # Works without activating the virtualenv.
@@ -49,8 +49,6 @@ DBT_ROLE = "transformer"
 
 def export_dbt_env(database: str | None = None) -> warehouse.Connection:
     """Points the PG* variables profiles.yml reads at the transformer's connection."""
-    from pulse import roles
-
     conn = roles.connection(DBT_ROLE, database)
     os.environ.update(conn.libpq_env())
     return conn
@@ -66,7 +64,7 @@ def _newest_source_mtime() -> float:
 
 
 def _manifest_database(manifest: Path) -> str | None:
-    nodes = json.loads(manifest.read_text()).get("nodes", {})
+    nodes = load_manifest(manifest).get("nodes", {})  # parsed once, for the callers too
     return next((n.get("database") for n in nodes.values() if n.get("database")), None)
 
 

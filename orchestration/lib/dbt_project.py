@@ -14,6 +14,7 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=target_dir())
 
 
+@functools.cache  # asked by the dbt assets, the checks and the reports: prepared once
 def manifest() -> dict[str, Any]:
     """The project's manifest, parsed by `dbt parse` first only when it is stale (a model
     changed since `make` prepared it): `pulse dev` then shows the change on reload."""

@@ -94,7 +94,7 @@ class SplitRejects(ItemTransform[Any, Any]):
         super().__init__(lambda item: item)
         self.rejects_table = f"{table_name}_rejects"
         self.primary_key = primary_key
-        self._custom_metrics.update(rows_loaded=0, rows_rejected=0, duplicate_keys_merged=0)
+        self.custom_metrics.update(rows_loaded=0, rows_rejected=0, duplicate_keys_merged=0)
         self._hints = dlt.mark.make_hints(
             table_name=self.rejects_table, write_disposition="append", primary_key=[],
             merge_key=[], columns={primary_key: {"data_type": "text", "nullable": True},
@@ -110,13 +110,13 @@ class SplitRejects(ItemTransform[Any, Any]):
             ok = pc.is_null(item[REASON])
             clean = item.filter(ok).drop_columns([REASON, RECORD])
             rejects = item.filter(pc.invert(ok))
-            self._custom_metrics["rows_rejected"] += rejects.num_rows
+            self.custom_metrics["rows_rejected"] += rejects.num_rows
             yield dlt.mark.with_hints(_reject_table(rejects, self.primary_key), self._hints,
                                       create_table_variant=True)
         # The same key twice in one page: the merge keeps the newest copy (dedup_sort).
         keys = clean[self.primary_key]
-        self._custom_metrics["duplicate_keys_merged"] += len(keys) - pc.count_distinct(keys).as_py()
-        self._custom_metrics["rows_loaded"] += clean.num_rows
+        self.custom_metrics["duplicate_keys_merged"] += len(keys) - pc.count_distinct(keys).as_py()
+        self.custom_metrics["rows_loaded"] += clean.num_rows
         if clean.num_rows:
             yield clean
 
