@@ -13,7 +13,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.common.storages import NormalizeStorage, NormalizeStorageConfiguration
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pulse import roles, warehouse
+from pulse import locks, roles, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -103,18 +103,25 @@ def run_source(
     explain: Callable[[BaseException], Exception | None] | None = None,
     **run_kwargs: object,
 ) -> LoadInfo:
-    """Runs `source` into the warehouse; `explain` turns a failure into a clearer error."""
+    """Runs `source` into the warehouse; `explain` turns a failure into a clearer error.
+
+    One run per pipeline at a time, wherever it runs: the lock `load_lock_name(pipeline)`
+    in the warehouse is held from before the local state is read until the load is
+    committed, so a slower run can never merge an older snapshot over a newer one, and
+    no run touches another's packages in dlt's working folder.
+    """
+    run_kwargs.setdefault("loader_file_format", LOADER_FILE_FORMAT)
+    # Least privilege: dlt loads as the loader role, which writes only raw_* schemas.
+    credentials = credentials or roles.url("loader", raw_dataset=pipeline.dataset_name)
     try:
-        run_kwargs.setdefault("loader_file_format", LOADER_FILE_FORMAT)
-        # Least privilege: dlt loads as the loader role, which writes only raw_* schemas.
-        credentials = credentials or roles.url("loader", raw_dataset=pipeline.dataset_name)
-        forget_state_the_warehouse_lacks(pipeline, credentials)
-        drop_committed_leftovers(pipeline)
-        if pipeline.has_pending_data:
-            # A run that died left a package: finish it first, or dlt would load only that
-            # and skip this run's extract (a success that fetched nothing).
-            pipeline.run(credentials=credentials)
-        info = pipeline.run(source, credentials=credentials, **run_kwargs)
+        with locks.exclusive(credentials, load_lock_name(pipeline)):
+            forget_state_the_warehouse_lacks(pipeline, credentials)
+            drop_committed_leftovers(pipeline)
+            if pipeline.has_pending_data:
+                # A run that died left a package: finish it first, or dlt would load only
+                # that and skip this run's extract (a success that fetched nothing).
+                pipeline.run(credentials=credentials)
+            info = pipeline.run(source, credentials=credentials, **run_kwargs)
     except PipelineStepFailed as err:
         if explain and (clear := explain(err)):
             raise clear from err
@@ -123,6 +130,11 @@ def run_source(
         log.info("%s.%s: %s", pipeline.dataset_name, resource,
                  ", ".join(f"{n} {path.replace('_', ' ')}" for path, n in counts.items()))
     return info
+
+
+def load_lock_name(pipeline: dlt.Pipeline) -> str:
+    """The warehouse lock a load of `pipeline` holds (pulse/locks.py)."""
+    return f"load {pipeline.dataset_name}.{pipeline.pipeline_name}"
 
 
 def warehouse_state_version(pipeline: dlt.Pipeline, credentials: str) -> int | None:

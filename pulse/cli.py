@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -12,8 +13,8 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from pulse import roles, warehouse
-from pulse.dbt import dbt_command, export_dbt_env, target_dir
+from pulse import locks, roles, warehouse
+from pulse.dbt import BUILD_LOCK, BUILDING_COMMANDS, dbt_command, export_dbt_env, target_dir
 from pulse.warehouse import PROJECT_ROOT
 
 log = logging.getLogger("pulse")
@@ -69,7 +70,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "env":
         # eval "$(pulse db env)" points psql and a bare `dbt` at the warehouse.
         for key, value in roles.connection(args.role).libpq_env().items():
-            print(f"export {key}='{value}'")
+            # quoted for the shell: a ' or $( in a password stays a password under eval
+            print(f"export {key}={shlex.quote(value)}")
     elif args.action == "psql":
         conn = roles.connection(args.role)
         os.environ.update(conn.libpq_env())
@@ -110,7 +112,10 @@ def cmd_db_roles() -> int:
 
 def run_dbt(*dbt_args: str) -> int:
     """Runs the dbt CLI against the warehouse, as the transformer; returns its exit code."""
-    export_dbt_env()
+    conn = export_dbt_env()
+    if dbt_args[:1] and dbt_args[0] in BUILDING_COMMANDS:
+        with locks.exclusive(conn.url(), BUILD_LOCK):
+            return subprocess.call(dbt_command(*dbt_args), cwd=PROJECT_ROOT)
     return subprocess.call(dbt_command(*dbt_args), cwd=PROJECT_ROOT)
 
 
@@ -162,16 +167,33 @@ def cmd_reports(args: argparse.Namespace) -> int:
 # --- Dagster ---------------------------------------------------------------------------------
 
 
+# Every pool (one per load, one for dbt, one for geocoding) runs one step at a time:
+# a second run's step waits in Dagster's queue instead of racing the first.
+DAGSTER_INSTANCE = {"telemetry": {"enabled": False}, "concurrency": {"pools": {"default_limit": 1}}}
+
+
+def write_dagster_yaml(home: Path) -> Path:
+    """The instance's dagster.yaml, with what Pulse needs added to what is there."""
+    import yaml
+
+    path = home / "dagster.yaml"
+    home.mkdir(parents=True, exist_ok=True)
+    config = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    pools = config.setdefault("concurrency", {}).setdefault("pools", {})
+    if "default_limit" not in pools:
+        pools["default_limit"] = DAGSTER_INSTANCE["concurrency"]["pools"]["default_limit"]
+        config.setdefault("telemetry", DAGSTER_INSTANCE["telemetry"])
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from pulse.dbt import prepare_dbt
 
     export_dbt_env()  # Dagster's dbt runs as the transformer; dlt asks for the loader itself
     prepare_dbt()
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster"))
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    write_dagster_yaml(Path(os.environ["DAGSTER_HOME"]))
     dagster = Path(sys.executable).with_name("dagster")
     # dagster-dbt looks for `dbt` on PATH when it re-parses the project under `dagster dev`.
     os.environ["PATH"] = f"{dagster.parent}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -45,6 +45,10 @@ def dbt_command(*args: str) -> list[str]:
 
 # dbt runs as the transformer role: it reads the raw schemas and writes only dbt's own.
 DBT_ROLE = "transformer"
+# The warehouse lock (pulse/locks.py) a build holds: one build of the marts at a time.
+BUILD_LOCK = "dbt build"
+# dbt commands that write models; the others (parse, docs, ls, test) need no lock.
+BUILDING_COMMANDS = ("build", "run", "seed", "snapshot")
 
 
 def export_dbt_env(database: str | None = None) -> warehouse.Connection:

@@ -54,3 +54,19 @@ def test_load_the_country_sources(warehouse_db, monkeypatch, tmp_path):
     assert query(warehouse_db, "select count(*) from raw_oecd.gdp") == [
         (len(universe.oecd_rows("gdp")),)]
     assert unknown.returncode == 1 and "unknown OECD dataflow(s) nope; declared:" in unknown.stderr
+
+
+
+def test_db_env_quotes_values_for_the_shell(warehouse_db, tmp_path):
+    """`eval "$(pulse db env)"` keeps a password holding quotes or $( ) a password."""
+    import dataclasses
+    import os
+
+    password = "it's $(touch pwned) `touch pwned2`"
+    url = dataclasses.replace(warehouse_db, password=password).url()
+    env = {**os.environ, "PULSE_ROLES": "off", "WAREHOUSE_URL": url}
+    run = subprocess.run([PULSE, "db", "env"], capture_output=True, text=True, env=env, check=True)
+    shown = subprocess.run(["bash", "-c", 'eval "$1"; printf %s "$PGPASSWORD"', "-", run.stdout],
+                           capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert not list(tmp_path.iterdir()), "eval ran a command from the password"
+    assert shown.stdout == password

@@ -6,6 +6,9 @@ from collections.abc import Iterator
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from pulse import locks
+from pulse.dbt import BUILD_LOCK, DBT_ROLE
+
 from ..lib.dbt_project import dbt_project, manifest
 from ..lib.dlt_load import UNCHANGED
 from ..lib.resources import WarehouseResource
@@ -18,14 +21,17 @@ DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 @functools.cache
 def dbt_models() -> dg.AssetsDefinition:
     @dbt_assets(manifest=manifest(), project=dbt_project(), dagster_dbt_translator=dbt_translator(),
-                name="dbt_models")
+                name="dbt_models", pool="dbt")
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                    warehouse: WarehouseResource) -> Iterator:
         """`dbt build` of the selected models: seeds, models and their tests, in dependency order."""
         if nothing_new_upstream(context):
             context.log.info("every load of this run found nothing new upstream: no dbt build")
             return  # the outputs are skippable: the reports downstream skip too
-        with warehouse.dbt_env():  # dbt runs as the transformer role
+        # dbt runs as the transformer role, one build at a time: two refresh jobs would
+        # rebuild the same shared marts at once (the pool queues them in this instance,
+        # the warehouse lock everywhere else).
+        with warehouse.dbt_env(), locks.exclusive(warehouse.url(DBT_ROLE), BUILD_LOCK):
             yield from dbt.cli([*DBT_BUILD_ARGS, *indirect_selection(context)],
                                context=context).stream().fetch_row_counts()
 

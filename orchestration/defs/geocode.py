@@ -25,6 +25,7 @@ def geocoded_points() -> dg.AssetsDefinition:
         deps=deps,
         group_name=RAW,
         kinds={"shapely", "postgres"},
+        pool="geocode",  # geocode() also takes a warehouse lock
         description="The ZIP code and community area of every distinct coordinate pair of the "
         "point datasets (point-in-polygon against the boundary layers, shapely). Only new "
         "coordinates are located; all of them again when a boundary layer changes.",

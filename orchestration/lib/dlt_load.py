@@ -75,7 +75,11 @@ def dlt_load_asset(
     if with_rejects:
         specs += [rejects_spec(spec) for spec in specs]
 
-    @dg.multi_asset(specs=specs, name=name, can_subset=True, retry_policy=ingest_retry_policy())
+    # One pool per load: with the instance's default pool limit of 1 (`pulse dev` writes
+    # it into dagster.yaml), a second run's load waits in Dagster's queue; the warehouse
+    # lock in `run_source` holds the same line outside this instance.
+    @dg.multi_asset(specs=specs, name=name, can_subset=True, retry_policy=ingest_retry_policy(),
+                    pool=name)
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
         # Source and pipeline are built per run: they read this moment's configuration and
         # keep their local state beside the warehouse they load into.

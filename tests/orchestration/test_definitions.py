@@ -78,3 +78,26 @@ def test_workspace_yaml_validates_cleanly(dbt_manifest, tmp_path):
         if "SupersessionWarning" in line or "return callback(" in line:
             continue  # the validate command itself is superseded by `dg check defs`
         assert "missing" not in line.lower() and "warning" not in line.lower(), line
+
+
+def test_one_step_at_a_time_per_load_for_dbt_and_for_geocoding(defs, tmp_path):
+    """Each load has a pool of its own, dbt and geocoding one each, and the instance Pulse
+    writes limits every pool to one step: a second run's step queues behind the first."""
+    import yaml
+
+    from pulse.cli import write_dagster_yaml
+
+    pools = {}
+    for assets_def in defs.resolve_asset_graph().assets_defs:
+        if assets_def.is_executable and assets_def.op.pool:
+            pools.setdefault(assets_def.op.pool, []).append(assets_def.node_def.name)
+    loads = {pool: ops for pool, ops in pools.items() if pool.endswith("_ingest")}
+    assert {"chicago_crimes_ingest", "worldbank_ingest"} <= set(loads), pools
+    assert any(pool.startswith("oecd_") for pool in loads), pools
+    assert all(ops == [pool] for pool, ops in loads.items()), loads
+    assert pools["dbt"] == ["dbt_models"] and pools["geocode"] == ["raw_chicago__geocoded_points"]
+
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
+    config = yaml.safe_load(write_dagster_yaml(tmp_path).read_text())
+    assert config == {"telemetry": {"enabled": True},
+                      "concurrency": {"pools": {"default_limit": 1}}}
