@@ -19,6 +19,17 @@ def add_load(sub: argparse._SubParsersAction) -> None:
     load.set_defaults(func=cmd_load)
 
 
+def add_reset(sub: argparse._SubParsersAction) -> None:
+    reset = sub.add_parser("reset", help="drop a source's (or one dataset's) raw tables and "
+                           "load state: the next load reloads everything")
+    reset.add_argument("source", choices=["chicago", "worldbank", "oecd"])
+    reset.add_argument("--dataset", action="append", metavar="NAME",
+                       help="only this dataset of pipelines/chicago/datasets.yml, or this "
+                       "dataflow of pipelines/oecd/dataflows.yml (repeatable)")
+    reset.add_argument("--yes", action="store_true", help="do it (without it: say what it would drop)")
+    reset.set_defaults(func=cmd_reset)
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     if args.source != "chicago":
         return _load_countries(args)
@@ -42,6 +53,48 @@ def cmd_load(args: argparse.Namespace) -> int:
         return 1
     step(f"geocoded {stats.points_geocoded:,} new coordinate pairs "
          f"({stats.outside_boundaries:,} outside the boundaries) in {stats.seconds:.1f}s")
+    return 0
+
+
+def source_pipelines(source: str, datasets: list[str] | None) -> list:
+    """The dlt pipelines of `source` (one per dataset for chicago and oecd)."""
+    if source == "worldbank":
+        if datasets:
+            raise ValueError("the World Bank is one pipeline: reset it without --dataset")
+        from .worldbank import worldbank_pipeline
+
+        return [worldbank_pipeline()]
+    if source == "chicago":
+        from .chicago import dataset_pipeline as pipeline_of
+        from .chicago.settings import load_datasets as declared
+    else:
+        from .oecd import dataflow_pipeline as pipeline_of
+        from .oecd.settings import load_dataflows as declared
+    known = declared()
+    unknown = sorted(set(datasets or ()) - set(known))
+    if unknown:
+        raise ValueError(f"{source} has no dataset {', '.join(unknown)}; it has {', '.join(known)}")
+    return [pipeline_of(name) for name in (datasets or known)]
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from .reset import reset_pipeline
+
+    try:
+        pipelines = source_pipelines(args.source, args.dataset)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    names = ", ".join(p.pipeline_name for p in pipelines)
+    if not args.yes:
+        print(f"pulse reset {args.source} drops the raw tables and the load state of: {names}.\n"
+              "The next load fetches everything again. Run it again with --yes to do it.")
+        return 2
+    step(f"resetting {names} in {roles.connection('loader').redacted()}")
+    for pipeline in pipelines:
+        done = reset_pipeline(pipeline)
+        print(f"{done.pipeline}: dropped {', '.join(done.tables) or 'no tables'}; "
+              f"{done.state_rows} state row(s)")
     return 0
 
 

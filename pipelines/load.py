@@ -28,9 +28,6 @@ class _DeclaredTypesKept(logging.Filter):
 
 logging.getLogger("dlt").addFilter(_DeclaredTypesKept())
 
-# Local dlt state lives beside the embedded warehouse; the state of record is in Postgres.
-PIPELINES_DIR = warehouse.PROJECT_ROOT / ".warehouse" / "dlt"
-
 
 class SourceError(RuntimeError):
     """A load failed for good, with a message that says what failed, where (the dataset,
@@ -54,22 +51,29 @@ def causes(err: BaseException | None) -> Iterator[BaseException]:
         err = err.__cause__ or err.__context__
 
 
+# dlt's own tables in every dataset (_dlt_loads, _dlt_version, _dlt_pipeline_state).
+DLT_TABLE_PREFIX = "_dlt"
+
+
 def raw_dataset(source_name: str) -> str:
     """The raw schema of a source: one per upstream system."""
     return f"raw_{source_name}"
 
 
 def default_pipelines_dir() -> Path:
-    """Local dlt state, one folder per warehouse database.
+    """Local dlt state, one folder per warehouse database, beside the warehouse it
+    belongs to: the embedded one's under its folder (`PULSE_WAREHOUSE_DIR`), a
+    WAREHOUSE_URL's under `.warehouse/dlt/<host>_<port>_<database>`.
 
     dlt trusts local state that is newer than the destination's, so two databases
     sharing one folder would share cursors: a load into the second would skip rows.
     """
     url = os.environ.get("WAREHOUSE_URL")
     if not url:
-        return PIPELINES_DIR / "embedded"
+        return warehouse.data_dir() / "dlt" / "embedded"
     conn = warehouse.Connection.from_url(url)
-    return PIPELINES_DIR / re.sub(r"[^\w.-]+", "_", f"{conn.host}_{conn.port}_{conn.database}")[-100:]
+    folder = re.sub(r"[^\w.-]+", "_", f"{conn.host}_{conn.port}_{conn.database}")[-100:]
+    return warehouse.PROJECT_ROOT / ".warehouse" / "dlt" / folder
 
 
 # Sources yield Arrow tables: Parquet files loaded by ADBC's binary COPY. dbt reads
@@ -155,23 +159,32 @@ def warehouse_state_version(pipeline: dlt.Pipeline, credentials: str) -> int | N
 
 
 def forget_state_the_warehouse_lacks(pipeline: dlt.Pipeline, credentials: str) -> bool:
-    """Drops the local dlt state of a pipeline the warehouse has no state for.
+    """Drops the local dlt state of a pipeline unless the warehouse holds it too.
 
     The warehouse is the state of record. dlt trusts local state whenever the raw schema
-    exists, so after `drop schema raw_... cascade`, or pointed at a new warehouse, a
-    "full" load would resume from the local cursor and fetch only the overlap window (or
-    merge into tables that are gone). With no state in the warehouse there is nothing to
-    resume: start over. A warehouse state that is merely older (a run died before its
-    load) keeps the local one, whose pending package `run_source` finishes first.
+    exists, so after `drop schema raw_... cascade`, pointed at a new warehouse, or at one
+    restored from an older backup, a load would resume from the local cursor and fetch
+    only the overlap window (or merge into tables that are gone). So:
+    - no state in the warehouse: nothing to resume, start over;
+    - an older state there and no load package pending: the local state got ahead of
+      what was loaded; dlt restores the warehouse's on the next run;
+    - an older state there and a package pending (a run died before its load): keep it,
+      `run_source` finishes that package first, and it carries the newer state.
     Returns True when it dropped something.
     """
     if not (pipeline.default_schema_name or pipeline.has_pending_data):
         return False  # nothing local to trust
-    if warehouse_state_version(pipeline, credentials) is not None:
+    stored = warehouse_state_version(pipeline, credentials)
+    local = pipeline.state.get("_state_version", 0)
+    if stored is None:
+        why = f"the warehouse holds no state of it ({pipeline.dataset_name} dropped, or another " \
+              "warehouse): the load starts from the beginning"
+    elif stored < local and not pipeline.has_pending_data:
+        why = f"the warehouse holds an older state of it (version {stored}, local {local}; " \
+              "restored from a backup?): the load resumes from the warehouse's"
+    else:
         return False
-    log.warning("%s: the warehouse holds no state of this pipeline (%s dropped, or another "
-                "warehouse): dropping the local state, the next load starts from the beginning",
-                pipeline.pipeline_name, pipeline.dataset_name)
+    log.warning("%s: dropping the local dlt state, since %s", pipeline.pipeline_name, why)
     pipeline.drop()
     return True
 
