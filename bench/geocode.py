@@ -78,7 +78,7 @@ def check(admin: warehouse.Connection, lats: np.ndarray, lons: np.ndarray) -> No
 def bench_geocode(points: int = 1_000_000, repeat: int = 1) -> dict[str, Any]:
     """Seconds of `repeat` end-to-end runs and in-memory lookups of `points` distinct points."""
     lats, lons = random_points(points)
-    warehouse.drop_database(DATABASE)
+    roles.drop_database(DATABASE)
     admin = warehouse.create_database(DATABASE)
     end_to_end, in_memory = [], []
     try:
@@ -98,7 +98,7 @@ def bench_geocode(points: int = 1_000_000, repeat: int = 1) -> dict[str, Any]:
                                      synthetic.zip_code_features()).locate(lats, lons)
             in_memory.append(time.perf_counter() - started)
     finally:
-        warehouse.drop_database(DATABASE)
+        roles.drop_database(DATABASE)
     return {"points": points, "seconds": statistics.median(end_to_end), "runs": end_to_end,
             "in_memory_seconds": statistics.median(in_memory), "in_memory_runs": in_memory,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

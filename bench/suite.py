@@ -35,7 +35,7 @@ from typing import Any
 from bench import countries
 from bench.api import sample_api
 from pipelines.chicago.settings import load_datasets
-from pulse import warehouse
+from pulse import roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
 
 DATABASE = "pulse_bench"
@@ -351,7 +351,7 @@ def markdown(result: dict[str, Any]) -> str:
 def scratch_database(name: str) -> Iterator[None]:
     """A database of its own for a section: every step and dbt load into it; dropped after."""
     saved = dict(os.environ)
-    warehouse.drop_database(name)
+    roles.drop_database(name)
     conn = warehouse.create_database(name)
     os.environ["WAREHOUSE_URL"] = conn.url()  # every step and dbt load into this database
     os.environ.update(conn.libpq_env())
@@ -361,7 +361,7 @@ def scratch_database(name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        warehouse.drop_database(name)
+        roles.drop_database(name)
         os.environ.clear()
         os.environ.update(saved)
 

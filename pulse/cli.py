@@ -14,7 +14,14 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from pulse import locks, roles, warehouse
-from pulse.dbt import BUILD_LOCK, BUILDING_COMMANDS, dbt_command, export_dbt_env, target_dir
+from pulse.dbt import (
+    BUILD_LOCK,
+    BUILDING_COMMANDS,
+    check_before_build,
+    dbt_command,
+    export_dbt_env,
+    target_dir,
+)
 from pulse.warehouse import PROJECT_ROOT
 
 log = logging.getLogger("pulse")
@@ -73,32 +80,32 @@ def cmd_db(args: argparse.Namespace) -> int:
             # quoted for the shell: a ' or $( in a password stays a password under eval
             print(f"export {key}={shlex.quote(value)}")
     elif args.action == "psql":
-        conn = roles.connection(args.role)
+        # A session that may do the least by default: the analyst's (`--role admin` for more);
+        # a superuser's psql runs whatever a raw schema's owner has put there.
+        conn = roles.connection(args.role or "analyst")
         os.environ.update(conn.libpq_env())
         psql = warehouse.psql_executable()
         os.execv(psql, [psql, *args.rest])
     elif args.action == "roles":
-        return cmd_db_roles()
+        return cmd_db_roles(set_passwords=args.set_passwords)
     return 0
 
 
-def cmd_db_roles() -> int:
+def cmd_db_roles(set_passwords: bool = False) -> int:
     """`pulse db roles`: creates what is missing, then says who may do what."""
-    from pulse import roles
-
     admin = warehouse.connection()
     if not roles.roles_enabled():
         print(f"PULSE_ROLES=off: every step runs as {admin.redacted()}")
         return 0
     step(f"roles in {admin.redacted()}")
-    changes = roles.ensure_roles()
+    changes = roles.ensure_roles(admin=admin, set_passwords=set_passwords)
     for statement in changes:
         print(f"  {statement}")
     print(f"{len(changes)} change(s)" if changes else "nothing to change")
-    described = roles.describe()
+    described = roles.describe(admin.database)
     for key in warehouse.ROLES:
-        role = roles.role(key)
-        print(f"\n{role.name}: {described[role.name]}")
+        name = roles.role(key).name(admin.database)
+        print(f"\n{name}: {described[name]}")
         try:
             print(f"  url: {roles.connection(key).redacted()}"
                   f"  (pulse db url --role {key})")
@@ -115,6 +122,7 @@ def run_dbt(*dbt_args: str) -> int:
     conn = export_dbt_env()
     if dbt_args[:1] and dbt_args[0] in BUILDING_COMMANDS:
         with locks.exclusive(conn.url(), BUILD_LOCK):
+            check_before_build(conn)
             return subprocess.call(dbt_command(*dbt_args), cwd=PROJECT_ROOT)
     return subprocess.call(dbt_command(*dbt_args), cwd=PROJECT_ROOT)
 
@@ -140,7 +148,9 @@ def cmd_reports(args: argparse.Namespace) -> int:
     from pulse.dbt import prepare_dbt
     from pulse.reports import ReportError, export_all, reports_dir, write_index
 
-    export_dbt_env()  # prepare_dbt may run `dbt parse`, which reads the PG* variables
+    # As the analyst, who may run this with only its own URL (PULSE_ANALYST_URL);
+    # prepare_dbt may run `dbt parse`, which reads the PG* variables but connects to nothing.
+    roles.export_env("analyst")
     out_dir = Path(args.out).resolve() if args.out else reports_dir()
     step(f"exporting the report marts to {out_dir}")
     try:
@@ -214,7 +224,11 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the warehouse: start|stop|status|url|env|psql|roles")
     db.add_argument("--role", choices=["admin", *warehouse.ROLES], default=None,
-                    help="url/env/psql as this role (default: admin, WAREHOUSE_URL's user)")
+                    help="url/env/psql as this role (default: admin, WAREHOUSE_URL's user; "
+                    "psql: analyst)")
+    db.add_argument("--set-passwords", action="store_true",
+                    help="roles: set each role's password from PULSE_<ROLE>_PASSWORD (an "
+                    "existing role's password is otherwise never changed)")
     db.add_argument("action", choices=["start", "stop", "status", "url", "env", "psql", "roles"])
     db.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to psql")
     db.set_defaults(func=cmd_db)

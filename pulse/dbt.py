@@ -54,8 +54,19 @@ BUILDING_COMMANDS = ("build", "run", "seed", "snapshot")
 def export_dbt_env(database: str | None = None) -> warehouse.Connection:
     """Points the PG* variables profiles.yml reads at the transformer's connection."""
     conn = roles.connection(DBT_ROLE, database)
-    os.environ.update(conn.libpq_env())
+    os.environ.update(dbt_env(conn))
     return conn
+
+
+def dbt_env(conn: warehouse.Connection) -> dict[str, str]:
+    """The variables profiles.yml and dbt_project.yml read: the transformer's PG* and
+    the analyst's role name (the marts' grants)."""
+    return {**conn.libpq_env(), **roles.dbt_vars(conn.database)}
+
+
+def check_before_build(conn: warehouse.Connection) -> None:
+    """What must hold before dbt builds as the transformer (pulse/roles.py)."""
+    roles.check_raw_schemas(conn)
 
 
 # --- the manifest ---------------------------------------------------------------------

@@ -65,7 +65,9 @@ def warehouse_db() -> Iterator[warehouse.Connection]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    warehouse.drop_database(TEST_DATABASE)
+    from pulse import roles
+
+    roles.drop_database(TEST_DATABASE)
 
 
 @pytest.fixture(scope="session")

@@ -87,7 +87,7 @@ def awkward(warehouse_db):
     query(warehouse_db, f"comment on table marts.{TABLE} is 'One row per awkward case.'")
     query(warehouse_db, f"comment on column marts.{TABLE}.label is 'Text that needs quoting.'")
     if roles.roles_enabled():
-        query(warehouse_db, f"grant select on marts.{TABLE} to pulse_analyst")
+        query(warehouse_db, f"grant select on marts.{TABLE} to {roles.role_name('analyst')}")
     yield TABLE
     query(warehouse_db, f"drop table if exists marts.{TABLE}")
 
@@ -115,7 +115,7 @@ def test_export_round_trips_csv_parquet_json(warehouse_db, awkward, tmp_path):
 
     assert report.row_count == len(ROWS)
     if roles.roles_enabled():
-        assert report.read_as == "pulse_analyst"
+        assert report.read_as == roles.role_name("analyst")
     assert [c.name for c in report.columns] == list(COLUMNS)
     assert [c.type for c in report.columns][:6] == ["integer", "text", "text", "numeric",
                                                    "numeric(12,2)", "numeric"]

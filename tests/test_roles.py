@@ -8,6 +8,10 @@ where they can: PostgreSQL checks privileges before it looks at a single row.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from psycopg2 import errors
 
@@ -20,7 +24,11 @@ from tests.conftest import TEST_DATABASE, query, run_dbt
 ROWS = 2_000
 DAILY = "marts.rpt_chicago__crimes_daily_trend"
 
+PULSE = str(Path(sys.executable).with_name("pulse"))
 pytestmark = pytest.mark.skipif(not roles.roles_enabled(), reason="PULSE_ROLES=off")
+# This database's roles: named after it, so no other database's roles share them.
+LOADER, TRANSFORMER, ANALYST = (roles.role_name(key, TEST_DATABASE)
+                                for key in ("loader", "transformer", "analyst"))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +67,7 @@ def as_role(role: str, statement: str, params: tuple | None = None) -> list[tupl
     try:
         with pg.cursor() as cur:
             cur.execute("select current_user")
-            assert cur.fetchone()[0] == roles.role(role).name
+            assert cur.fetchone()[0] == roles.role_name(role, TEST_DATABASE)
             cur.execute(statement, params)
             return cur.fetchall() if cur.description else None
     finally:
@@ -79,11 +87,11 @@ def denied(role: str, statement: str) -> str:
 
 
 def test_pipeline_loads_as_loader_and_builds_as_transformer(built, warehouse_db):
-    assert "pulse_loader" in built["load"].destination_displayable_credentials
-    assert set(built["raw_owners"].values()) == {"pulse_loader"}
+    assert LOADER in built["load"].destination_displayable_credentials
+    assert set(built["raw_owners"].values()) == {LOADER}
     assert "crimes" in built["raw_owners"]
     for schema in ("staging", "enriched", "marts", "seeds"):
-        assert set(owners(warehouse_db, schema).values()) == {"pulse_transformer"}, schema
+        assert set(owners(warehouse_db, schema).values()) == {TRANSFORMER}, schema
     # and the analyst reads the result
     assert as_role("analyst", f"select sum(crime_count) from {DAILY}") == [(ROWS,)]
 
@@ -192,8 +200,8 @@ def test_tables_an_admin_created_in_raw_become_the_loaders(built, warehouse_db):
     query(warehouse_db, "create table raw_chicago.admin_made (i int)")
     try:
         changes = roles.ensure_roles(TEST_DATABASE)
-        assert 'ALTER TABLE "raw_chicago"."admin_made" OWNER TO "pulse_loader"' in changes
-        assert owners(warehouse_db, "raw_chicago")["admin_made"] == "pulse_loader"
+        assert f'ALTER TABLE "raw_chicago"."admin_made" OWNER TO "{LOADER}"' in changes
+        assert owners(warehouse_db, "raw_chicago")["admin_made"] == LOADER
         assert as_role("transformer", "select count(*) from raw_chicago.admin_made") == [(0,)]
     finally:
         query(warehouse_db, "drop table raw_chicago.admin_made")
@@ -201,11 +209,11 @@ def test_tables_an_admin_created_in_raw_become_the_loaders(built, warehouse_db):
 
 def test_a_new_raw_dataset_is_created_for_the_loader(built, warehouse_db):
     url = roles.url("loader", raw_dataset="raw_rolecheck")
-    assert "pulse_loader" in url
+    assert LOADER in url
     try:
         assert dict(query(warehouse_db, "select nspname, pg_get_userbyid(nspowner) "
                           "from pg_namespace where nspname like 'raw\\_rolecheck%%'")) == {
-            "raw_rolecheck": "pulse_loader", "raw_rolecheck_staging": "pulse_loader"}
+            "raw_rolecheck": LOADER, "raw_rolecheck_staging": LOADER}
         as_role("loader", "create table raw_rolecheck.t (i int)")
         with pytest.raises(warehouse.WarehouseError, match="only raw schemas"):
             roles.url("loader", raw_dataset="marts")
@@ -213,22 +221,52 @@ def test_a_new_raw_dataset_is_created_for_the_loader(built, warehouse_db):
         query(warehouse_db, "drop schema raw_rolecheck, raw_rolecheck_staging cascade")
 
 
-def test_password_from_the_environment_is_set_hashed(warehouse_db, monkeypatch):
-    secret = "pulse-role-secret-7d41"
+def test_a_password_is_set_hashed_at_creation_and_never_reset_silently(warehouse_db, monkeypatch):
+    """A role is created with PULSE_<ROLE>_PASSWORD; a process with another password in
+    its environment does not change it (`pulse db roles --set-passwords` does)."""
+    secret, other = "pulse-role-secret-7d41", "another-secret-9c2e"
+    database = f"{TEST_DATABASE}_pw"
+    warehouse.create_database(database)
     monkeypatch.setenv("PULSE_ANALYST_PASSWORD", secret)
+    name = roles.role_name("analyst", database)
+
+    def stored() -> str:
+        return query(warehouse_db, "select rolpassword from pg_authid where rolname = %s",
+                     (name,))[0][0]
+
     try:
-        changes = roles.ensure_roles(TEST_DATABASE)
-        assert "ALTER ROLE pulse_analyst PASSWORD '***'" in changes
+        changes = roles.ensure_roles(database)
+        assert f"CREATE ROLE {name} LOGIN PASSWORD '***'" in changes
         assert secret not in str(changes)
-        (stored,), = query(warehouse_db, "select rolpassword from pg_authid "
-                                         "where rolname = 'pulse_analyst'")
-        assert stored.startswith("SCRAM-SHA-256$") and secret not in stored
-        assert roles.connection("analyst").password == secret
-        assert roles.ensure_roles(TEST_DATABASE) == []  # set once
+        created = stored()
+        assert created.startswith("SCRAM-SHA-256$") and secret not in created
+        assert roles.connection("analyst", database).password == secret
+
+        monkeypatch.setenv("PULSE_ANALYST_PASSWORD", other)
+        assert roles.ensure_roles(database) == []
+        assert stored() == created
+        changes = roles.ensure_roles(database, set_passwords=True)
+        assert f"ALTER ROLE {name} PASSWORD '***'" in changes and stored() != created
     finally:
-        # the embedded server trusts local connections: the role goes back to no password
-        query(warehouse_db, "alter role pulse_analyst password null")
-        roles._passwords_set.clear()
+        roles.drop_database(database)
+
+
+def test_roles_are_scoped_to_their_database(built, warehouse_db):
+    """Another Pulse database on the same server has roles of its own, and neither
+    database's roles may connect to the other."""
+    import psycopg2
+
+    database = f"{TEST_DATABASE}_other"
+    warehouse.create_database(database)
+    try:
+        roles.ensure_roles(database)
+        assert roles.role_name("analyst", database) != ANALYST
+        mine = roles.connection("analyst")
+        with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+            warehouse.connect(warehouse.Connection(mine.host, mine.port, mine.user,
+                                                   mine.password, database)).close()
+    finally:
+        roles.drop_database(database)
 
 
 def test_other_servers_need_each_roles_password(monkeypatch):
@@ -252,3 +290,56 @@ def test_a_role_cannot_grant_itself_more(built):
     """ensure_roles run by anyone but the admin fails, and says what the admin needs."""
     with pytest.raises(warehouse.WarehouseError, match="CREATEROLE"):
         roles.ensure_roles(admin=roles.connection("analyst"))
+
+
+# --- what the loader could make run as others ------------------------------------------------
+
+
+def test_a_function_the_loader_hides_in_raw_never_runs_as_the_transformer(built, warehouse_db):
+    """The loader owns raw_chicago: it can create a function and a view calling it there.
+    The transformer may not read the view, and no dbt build starts while they exist."""
+    from pulse.dbt import check_before_build
+
+    pg = roles.connect("loader")
+    try:
+        with pg, pg.cursor() as cur:
+            cur.execute("create function raw_chicago.evil() returns int language sql "
+                        "as 'select 1'")
+            cur.execute("create view raw_chicago.innocent as select raw_chicago.evil() as x")
+        roles.ensure_roles(TEST_DATABASE)  # what every step as the loader runs first
+        assert "permission denied for view innocent" in denied(
+            "transformer", "select * from raw_chicago.innocent")
+        with pytest.raises(warehouse.WarehouseError) as refused:
+            check_before_build(roles.connection("transformer"))
+        message = str(refused.value)
+        assert "function raw_chicago.evil()" in message and "view raw_chicago.innocent" in message
+        build = subprocess.run([PULSE, "build", "--select", "stg_chicago__crimes"],
+                               capture_output=True, text=True)
+        assert build.returncode != 0 and "refusing to run dbt" in build.stderr
+    finally:
+        pg = roles.connect("loader")
+        with pg, pg.cursor() as cur:
+            cur.execute("drop view if exists raw_chicago.innocent")
+            cur.execute("drop function if exists raw_chicago.evil()")
+        pg.close()
+    assert roles.foreign_raw_objects(roles.connection("transformer")) == []
+
+
+def test_psql_is_the_analyst_unless_asked(built):
+    who = subprocess.run([PULSE, "db", "psql", "-tAc", "select current_user"],
+                         capture_output=True, text=True, check=True)
+    assert who.stdout.strip() == ANALYST
+
+
+def test_reports_run_with_only_the_analysts_url(built, tmp_path):
+    """No admin URL, no embedded server to fall back on: the analyst's own URL does."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL" and not k.startswith("PG")}
+    env.update(PULSE_ANALYST_URL=roles.url("analyst"), PULSE_ROLES="on",
+               PULSE_WAREHOUSE_DIR=str(tmp_path / "no-warehouse-here"))
+    run = subprocess.run([PULSE, "reports", "--out", str(tmp_path / "reports")], env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert (tmp_path / "reports" / "index.html").exists()
+    assert not (tmp_path / "no-warehouse-here").exists()

@@ -66,4 +66,4 @@ def test_export_env_as_a_role_points_psql_at_it(warehouse_db, monkeypatch):
     roles.export_env("analyst")
     out = subprocess.run([psql_executable(), "-tAc", "select current_user, current_database()"],
                          capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == f"pulse_analyst|{warehouse_db.database}"
+    assert out.stdout.strip() == f"{roles.role_name('analyst')}|{warehouse_db.database}"

@@ -7,7 +7,8 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from pulse import locks
-from pulse.dbt import BUILD_LOCK, DBT_ROLE
+from pulse.dbt import BUILD_LOCK, DBT_ROLE, check_before_build
+from pulse.warehouse import Connection
 
 from ..lib.dbt_project import dbt_project, manifest
 from ..lib.dlt_load import UNCHANGED
@@ -31,7 +32,9 @@ def dbt_models() -> dg.AssetsDefinition:
         # dbt runs as the transformer role, one build at a time: two refresh jobs would
         # rebuild the same shared marts at once (the pool queues them in this instance,
         # the warehouse lock everywhere else).
-        with warehouse.dbt_env(), locks.exclusive(warehouse.url(DBT_ROLE), BUILD_LOCK):
+        transformer = warehouse.url(DBT_ROLE)
+        with warehouse.dbt_env(), locks.exclusive(transformer, BUILD_LOCK):
+            check_before_build(Connection.from_url(transformer))
             yield from dbt.cli([*DBT_BUILD_ARGS, *indirect_selection(context)],
                                context=context).stream().fetch_row_counts()
 

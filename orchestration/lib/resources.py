@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from pulse import roles
-from pulse.dbt import DBT_EXECUTABLE, DBT_ROLE
+from pulse.dbt import DBT_EXECUTABLE, DBT_ROLE, dbt_env
 
 from .dbt_project import dbt_project
 
@@ -27,9 +27,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def dbt_env(self) -> Iterator[None]:
         """profiles.yml reads the PG* variables: they are the transformer's while dbt runs,
         and what they were afterwards."""
-        conn = roles.connection(DBT_ROLE, self.database)
-        saved = {key: os.environ.get(key) for key in conn.libpq_env()}
-        os.environ.update(conn.libpq_env())
+        wanted = dbt_env(roles.connection(DBT_ROLE, self.database))
+        saved = {key: os.environ.get(key) for key in wanted}
+        os.environ.update(wanted)
         try:
             yield
         finally:

@@ -100,7 +100,8 @@ def test_a_report_is_written_after_its_mart_in_one_run(warehouse_db, dbt_manifes
     assert len(rows) == DAYS
     assert meta["dagster/row_count"].value == DAYS
     assert [c.name for c in meta["dagster/column_schema"].schema.columns] == columns
-    assert meta["read_as"].value == (warehouse_db.user if _roles_off() else "pulse_analyst")
+    assert meta["read_as"].value == (warehouse_db.user if _roles_off()
+                                     else roles.role_name("analyst"))
     assert meta["parquet"].value == str(out / f"{TREND}.parquet")
     # the files hold exactly the mart's rows, and the index lists the report
     assert pq.read_table(out / f"{TREND}.parquet").to_pylist() == [
