@@ -8,7 +8,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from pulse import locks
 from pulse.dbt import BUILD_LOCK, DBT_ROLE, check_before_build
-from pulse.warehouse import Connection
+from pulse.warehouse import Connection, WarehouseError
 
 from ..lib.dbt_project import dbt_project, manifest
 from ..lib.dlt_load import UNCHANGED
@@ -34,7 +34,10 @@ def dbt_models() -> dg.AssetsDefinition:
         # the warehouse lock everywhere else).
         transformer = warehouse.url(DBT_ROLE)
         with warehouse.dbt_env(), locks.exclusive(transformer, BUILD_LOCK):
-            check_before_build(Connection.from_url(transformer))
+            try:
+                check_before_build(Connection.from_url(transformer))
+            except WarehouseError as err:  # a retry cannot help: say it at the top of the run
+                raise dg.Failure(str(err), allow_retries=False) from err
             yield from dbt.cli([*DBT_BUILD_ARGS, *indirect_selection(context)],
                                context=context).stream().fetch_row_counts()
 

@@ -113,3 +113,29 @@ def test_failing_error_test_keeps_the_marts_as_they_were(fresh_graph, warehouse_
     assert not rebuilt & {"stg_chicago__crimes", "int_chicago__crimes_enriched",
                           "rpt_chicago__crimes_monthly_by_area", "rpt_chicago__crimes_daily_trend"}
     assert {m: query(warehouse_db, f"select * from {m} order by 1, 2") for m in MARTS} == before
+
+
+def test_the_dbt_step_refuses_to_build_over_code_hidden_in_raw(fresh_graph, warehouse_db):
+    """A function the loader's credentials put in raw_chicago would run as the transformer
+    inside dbt: the Dagster dbt step checks first, and fails saying what it found."""
+    from orchestration.lib.resources import resources
+    from pulse import roles
+
+    _, dbt_models = fresh_graph
+    pg = roles.connect("loader")
+    try:
+        with pg, pg.cursor() as cur:
+            cur.execute("create function raw_chicago.evil() returns int language sql as 'select 1'")
+        with dg.instance_for_test() as instance:
+            result = dg.materialize([dbt_models], resources=resources(), instance=instance,
+                                    selection=["seeds/chicago_community_areas"],
+                                    raise_on_error=False)
+        assert not result.success
+        failure = _events(result, dg.DagsterEventType.STEP_FAILURE)[0]
+        message = failure.step_failure_data.error.message
+        assert "refusing to run dbt" in message and "function raw_chicago.evil()" in message
+        assert not _events(result, dg.DagsterEventType.ASSET_MATERIALIZATION)
+    finally:
+        with pg, pg.cursor() as cur:
+            cur.execute("drop function if exists raw_chicago.evil()")
+        pg.close()
