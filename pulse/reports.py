@@ -14,6 +14,10 @@ How values are written (the same rows in the three files, read in one snapshot):
   newlines kept inside the quotes); NULL is an empty unquoted field, so an empty
   string (`""`) and NULL stay apart (pyarrow's CSV reader keeps them apart; pandas
   reads both as NaN). Booleans are `true`/`false`; numerics keep their scale (`1.50`).
+  Text starting like a spreadsheet formula (`=`, `+`, `-`, `@`, tab, carriage return)
+  is written with a leading `'`, so Excel or LibreOffice show it instead of running it
+  (OWASP's advice against CSV injection); numbers are never touched.
+  `PULSE_CSV_RAW_FORMULAS=1` writes such text as is. JSON and Parquet keep every value.
 - **JSON**: an array of row objects, one row per line. Dates, times and timestamps
   are ISO 8601 strings (timestamps with time zone in UTC, `+00:00`). Numbers are JSON
   numbers when every reader gets them back exactly, else strings, decided per column so
@@ -70,6 +74,9 @@ REPORT_PREFIX = "rpt_"
 _MAX_SAFE_INTEGER = 2**53 - 1
 _DOUBLE_DIGITS = 15
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# What makes spreadsheets read a CSV cell as a formula (OWASP's list, and the full-width
+# signs some spreadsheets also accept): text cells starting so get a leading `'`.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 class ReportError(RuntimeError):
@@ -278,9 +285,23 @@ def _numeric_text(value: Decimal) -> str:
     return format(value, "f")  # keeps the scale ("1.50") and never uses an exponent
 
 
-def _csv_field(kind: str) -> Callable[[Any], str]:
+def neutralise_formulas() -> bool:
+    """False when `PULSE_CSV_RAW_FORMULAS` is on (1, true, yes): CSV text is written as is."""
+    return os.environ.get("PULSE_CSV_RAW_FORMULAS", "off").strip().lower() not in (
+        "on", "1", "true", "yes")
+
+
+def _csv_text(value: str, neutralise: bool) -> str:
+    # A spreadsheet runs a cell that starts like a formula (OWASP, CSV injection); the
+    # quote makes it text there, at the price of a visible quote in other readers.
+    if neutralise and value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _csv_field(kind: str, neutralise: bool = False) -> Callable[[Any], str]:
     if kind == "text":
-        return lambda v: '"' + v.replace('"', '""') + '"'
+        return lambda v: _csv_text(v, neutralise)
     if kind == "bool":
         return lambda v: "true" if v else "false"
     if kind == "float":
@@ -411,13 +432,20 @@ def _directory_lock(out_dir: Path) -> Iterator[None]:
 
 
 def write_csv(path: Path, names: Sequence[str], kinds: Sequence[str],
-              rows: Iterable[Sequence[Any]]) -> None:
+              rows: Iterable[Sequence[Any]], *, neutralise: bool | None = None) -> None:
     """Writes the CSV every Pulse report uses: a header, text quoted, NULL an empty
     unquoted field, numbers and times as text that reads back exactly. `kinds` holds each
-    column's kind (a value of `_KINDS`; `value_kind` tells it from a Python value)."""
-    render = [_csv_field(kind) for kind in kinds]
+    column's kind (a value of `_KINDS`; `value_kind` tells it from a Python value).
+
+    Text that a spreadsheet would run as a formula (starting with one of
+    `FORMULA_STARTS`) is prefixed with `'`, header included; numbers never are (a
+    negative number stays a number). `neutralise` defaults to `neutralise_formulas()`.
+    """
+    neutralise = neutralise_formulas() if neutralise is None else neutralise
+    render = [_csv_field(kind, neutralise) for kind in kinds]
+    header = _csv_field("text", neutralise)
     with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(",".join(_csv_field("text")(name) for name in names) + "\n")
+        f.write(",".join(header(name) for name in names) + "\n")
         for row in rows:
             f.write(",".join("" if v is None else r(v) for r, v in zip(render, row, strict=True)))
             f.write("\n")
@@ -629,6 +657,8 @@ def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]]
 <p class="files">{links}</p>
 </section>""")
     body = "\n".join(sections) or "<p>No reports exported yet: run <code>pulse reports</code>.</p>"
+    formulas = (", text starting with = + - @, a tab or a carriage return prefixed with '"
+                if neutralise_formulas() else "")
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -641,7 +671,7 @@ def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]]
 <h1>Pulse reports</h1>
 <p>{len(reports)} report{"" if len(reports) == 1 else "s"}, each as CSV, Parquet and JSON.</p>
 {body}
-<footer>CSV: UTF-8, text always quoted, NULL an empty unquoted field. JSON: an array of rows;
+<footer>CSV: UTF-8, text always quoted, NULL an empty unquoted field{formulas}. JSON: an array of rows;
 dates and timestamps ISO 8601 (UTC); numbers are JSON numbers when every reader keeps them
 exactly, else strings. Parquet: typed, numerics as decimals. Rows as of the refresh time.
 </footer>

