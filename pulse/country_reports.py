@@ -8,17 +8,31 @@ and with the mart reports beside them. CSV as in pulse/reports.py (text quoted, 
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pulse import roles, warehouse
-from pulse.reports import ReportError, replaced_atomically, reports_dir, value_kind, write_csv
+from pulse.reports import (
+    ReportError,
+    inside,
+    replaced_atomically,
+    reports_dir,
+    value_kind,
+    write_csv,
+)
+
+log = logging.getLogger(__name__)
 
 COUNTRIES_FOLDER = "countries"
 # The yearly marts joined per (country, year); their columns after the key, in this order.
 YEARLY_MARTS = ("rpt_countries__growth", "rpt_countries__health_trends", "rpt_countries__economy")
 KEY = ("country_code", "year")
+# A country code names a file, so only what ISO codes (and the World Bank's aggregate
+# codes: WLD, 1A) look like: anything else, e.g. `../x`, is refused.
+COUNTRY_CODE = re.compile(r"[A-Z0-9]{2,3}")
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,19 @@ class CountryReports:
     countries: tuple[str, ...]  # ISO3 codes written
     columns: tuple[str, ...]
     rows: int
+    skipped: tuple[str, ...] = ()  # country codes not written: not a valid file name
+
+
+def country_report_path(folder: Path, code: object) -> Path:
+    """Where the CSV of country `code` goes in `folder`; a ReportError for a code that is
+    not a country code, or that would land outside `folder`."""
+    if not isinstance(code, str) or not COUNTRY_CODE.fullmatch(code):
+        raise ReportError(
+            f"country reports: country_code {code!r} in marts.rpt_countries__profile is not "
+            "a country code (2 or 3 capital letters or digits, e.g. JPN), so it cannot name "
+            "a file; its report was skipped. It comes from the World Bank's country list "
+            "(raw_worldbank.countries.id): the dbt test on stg_worldbank__countries names it")
+    return inside(folder, f"{code}.csv", f"country report {code!r}")
 
 
 def _columns(cur, table: str) -> list[str]:
@@ -96,9 +123,18 @@ def export_country_reports(countries: Iterable[str] | None = None, out_dir: Path
     for row in rows:
         by_country.setdefault(row[0], []).append(row)
     out.mkdir(parents=True, exist_ok=True)
+    written, skipped = [], []
     for code, country_rows in by_country.items():
-        _write(out / f"{code}.csv", names, country_rows)
-    return CountryReports(out, tuple(by_country), tuple(names), len(rows))
+        try:  # one bad code from upstream must not cost the other countries their reports
+            path = country_report_path(out, code)
+        except ReportError as err:
+            log.warning("%s", err)
+            skipped.append(code)
+            continue
+        _write(path, names, country_rows)
+        written.append(code)
+    return CountryReports(out, tuple(written), tuple(names),
+                          sum(len(by_country[c]) for c in written), tuple(skipped))
 
 
 def _write(path: Path, names: Sequence[str], rows: Sequence[tuple]) -> None:

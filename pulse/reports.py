@@ -83,6 +83,16 @@ class ReportError(RuntimeError):
     """A report could not be read or written."""
 
 
+def inside(folder: Path, name: str, what: str) -> Path:
+    """`folder / name`, refused unless it resolves inside `folder`: names made from data
+    (a report's, a country's) must never write elsewhere. `what` names the report."""
+    path = (Path(folder) / name).resolve()
+    if not path.is_relative_to(Path(folder).resolve()):
+        raise ReportError(f"{what}: the file name {name!r} would be written outside "
+                          f"{folder} ({path}); nothing was written for it")
+    return path
+
+
 def reports_dir() -> Path:
     """The reports folder: `PULSE_REPORTS_DIR`, else `reports/` in the project."""
     return Path(os.environ.get("PULSE_REPORTS_DIR") or PROJECT_ROOT / "reports").resolve()

@@ -105,8 +105,12 @@ def country_reports() -> dg.AssetsDefinition:
             raise dg.Failure(str(err), allow_retries=False) from err
         index = write_index(reports_dir())  # lists the folder beside the mart reports
         context.log.info(f"{len(written.countries)} country report(s) in {written.directory}")
+        for code in written.skipped:  # bad upstream data: the others are written, it is not
+            context.log.warning(f"country code {code!r} is not a country code (2-3 capital "
+                                "letters or digits): its report was skipped")
         return dg.MaterializeResult(metadata={
             "countries": len(written.countries),
+            "skipped": ", ".join(repr(code) for code in written.skipped) or "none",
             "rows": written.rows,
             "folder": dg.MetadataValue.path(str(written.directory)),
             "index": dg.MetadataValue.path(str(index)),
