@@ -14,6 +14,10 @@ How values are written (the same rows in the three files, read in one snapshot):
   newlines kept inside the quotes); NULL is an empty unquoted field, so an empty
   string (`""`) and NULL stay apart (pyarrow's CSV reader keeps them apart; pandas
   reads both as NaN). Booleans are `true`/`false`; numerics keep their scale (`1.50`).
+  Text starting like a spreadsheet formula (`=`, `+`, `-`, `@`, tab, carriage return)
+  is written with a leading `'`, so Excel or LibreOffice show it instead of running it
+  (OWASP's advice against CSV injection); numbers are never touched.
+  `PULSE_CSV_RAW_FORMULAS=1` writes such text as is. JSON and Parquet keep every value.
 - **JSON**: an array of row objects, one row per line. Dates, times and timestamps
   are ISO 8601 strings (timestamps with time zone in UTC, `+00:00`). Numbers are JSON
   numbers when every reader gets them back exactly, else strings, decided per column so
@@ -29,14 +33,16 @@ How values are written (the same rows in the three files, read in one snapshot):
   enums...) are written as Postgres prints them (`value::text`), a string everywhere.
 
 Rows are ordered by every column in turn, so an unchanged mart gives identical files.
-Every file is written to a temporary file in the same folder and renamed into place:
-a reader sees the old file or the new one, never half of one. Marts are read into
-memory whole: reports are rollups, not raw data.
+The four files of a report are written into a new version folder and published
+together by one rename (pulse/publication.py): a reader opening `<name>.csv` and
+`<name>.parquet` sees the old version or the new one, never half of one nor a mix, even
+if the export dies midway. A report whose mart left the project is deleted by the next
+`export_all` or report asset (`prune_reports`). Marts are read into memory whole:
+reports are rollups, not raw data.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import html
 import json
@@ -44,19 +50,14 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pulse import roles, warehouse
+from pulse import publication, roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
-
-try:  # POSIX; elsewhere exports in parallel may drop each other from the index
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,23 @@ REPORT_PREFIX = "rpt_"
 _MAX_SAFE_INTEGER = 2**53 - 1
 _DOUBLE_DIGITS = 15
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# What makes spreadsheets read a CSV cell as a formula (OWASP's list, and the full-width
+# signs some spreadsheets also accept): text cells starting so get a leading `'`.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 class ReportError(RuntimeError):
     """A report could not be read or written."""
+
+
+def inside(folder: Path, name: str, what: str) -> Path:
+    """`folder / name`, refused unless it resolves inside `folder`: names made from data
+    (a report's, a country's) must never write elsewhere. `what` names the report."""
+    path = (Path(folder) / name).resolve()
+    if not path.is_relative_to(Path(folder).resolve()):
+        raise ReportError(f"{what}: the file name {name!r} would be written outside "
+                          f"{folder} ({path}); nothing was written for it")
+    return path
 
 
 def reports_dir() -> Path:
@@ -278,9 +292,23 @@ def _numeric_text(value: Decimal) -> str:
     return format(value, "f")  # keeps the scale ("1.50") and never uses an exponent
 
 
-def _csv_field(kind: str) -> Callable[[Any], str]:
+def neutralise_formulas() -> bool:
+    """False when `PULSE_CSV_RAW_FORMULAS` is on (1, true, yes): CSV text is written as is."""
+    return os.environ.get("PULSE_CSV_RAW_FORMULAS", "off").strip().lower() not in (
+        "on", "1", "true", "yes")
+
+
+def _csv_text(value: str, neutralise: bool) -> str:
+    # A spreadsheet runs a cell that starts like a formula (OWASP, CSV injection); the
+    # quote makes it text there, at the price of a visible quote in other readers.
+    if neutralise and value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _csv_field(kind: str, neutralise: bool = False) -> Callable[[Any], str]:
     if kind == "text":
-        return lambda v: '"' + v.replace('"', '""') + '"'
+        return lambda v: _csv_text(v, neutralise)
     if kind == "bool":
         return lambda v: "true" if v else "false"
     if kind == "float":
@@ -373,51 +401,24 @@ def _arrow_table(snapshot: _Snapshot, report: Report):
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-# --- writing files atomically -------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _temp_file(out_dir: Path, final_name: str) -> Iterator[Path]:
-    """A temporary path beside `final_name` (hidden, never listed); removed if left over."""
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{final_name}.", suffix=".tmp")
-    os.close(fd)
-    path = Path(tmp)
-    try:
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _directory_lock(out_dir: Path) -> Iterator[None]:
-    """Exclusive, across processes, while files are swapped in or the index is rebuilt."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    with open(out_dir / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+# --- writing the files --------------------------------------------------------------------
 
 
 def write_csv(path: Path, names: Sequence[str], kinds: Sequence[str],
-              rows: Iterable[Sequence[Any]]) -> None:
+              rows: Iterable[Sequence[Any]], *, neutralise: bool | None = None) -> None:
     """Writes the CSV every Pulse report uses: a header, text quoted, NULL an empty
     unquoted field, numbers and times as text that reads back exactly. `kinds` holds each
-    column's kind (a value of `_KINDS`; `value_kind` tells it from a Python value)."""
-    render = [_csv_field(kind) for kind in kinds]
+    column's kind (a value of `_KINDS`; `value_kind` tells it from a Python value).
+
+    Text that a spreadsheet would run as a formula (starting with one of
+    `FORMULA_STARTS`) is prefixed with `'`, header included; numbers never are (a
+    negative number stays a number). `neutralise` defaults to `neutralise_formulas()`.
+    """
+    neutralise = neutralise_formulas() if neutralise is None else neutralise
+    render = [_csv_field(kind, neutralise) for kind in kinds]
+    header = _csv_field("text", neutralise)
     with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(",".join(_csv_field("text")(name) for name in names) + "\n")
+        f.write(",".join(header(name) for name in names) + "\n")
         for row in rows:
             f.write(",".join("" if v is None else r(v) for r, v in zip(render, row, strict=True)))
             f.write("\n")
@@ -430,16 +431,6 @@ def value_kind(value: Any) -> str:
         if isinstance(value, types):
             return kind
     return "text"
-
-
-@contextlib.contextmanager
-def replaced_atomically(path: Path) -> Iterator[Path]:
-    """A temporary path to write `path`'s new content to; on success it is synced and
-    renamed over `path`, so a reader sees the old file or the new one, never half."""
-    with _temp_file(path.parent, path.name) as tmp:
-        yield tmp
-        _fsync(tmp)
-        os.replace(tmp, path)
 
 
 def _write_csv(path: Path, snapshot: _Snapshot) -> None:
@@ -489,15 +480,16 @@ def export_report(schema: str, table: str, out_dir: Path | None = None, *,
     the table's and columns' comments (dbt persists its docs there), and those given
     here (the dbt manifest's) win when not empty. Call `write_index` afterwards.
 
-    The four files are swapped in together under a lock on the folder; an export that
-    read older data than the report already there (two runs at once) leaves the newer
-    one in place and returns it.
+    The four files are written into a new version folder and published together, in
+    one rename (pulse/publication.py); an export that read older data than the report
+    already there (two runs at once) leaves the newer one in place and returns it.
     """
     name = name or table
     if not _NAME.match(name):
         raise ReportError(f"report name {name!r}: use letters, digits, '_', '.' or '-' only")
     out_dir = Path(out_dir) if out_dir is not None else reports_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
+    inside(out_dir, name, f"report {name}")
     conn = conn or roles.connection("analyst")
     relation = f"{schema}.{table}"
     snapshot = _read(conn, schema, table)
@@ -512,29 +504,38 @@ def export_report(schema: str, table: str, out_dir: Path | None = None, *,
         files=files, directory=out_dir,
     )
     meta_name = f"{name}{META_SUFFIX}"
-    with contextlib.ExitStack() as temps:
-        tmp = {fmt: temps.enter_context(_temp_file(out_dir, files[fmt])) for fmt in FORMATS}
-        tmp["meta"] = temps.enter_context(_temp_file(out_dir, meta_name))
-        _write_csv(tmp["csv"], snapshot)
-        _write_json(tmp["json"], snapshot)
-        _write_parquet(tmp["parquet"], _arrow_table(snapshot, report))
-        tmp["meta"].write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n",
-                               encoding="utf-8")
-        for path in tmp.values():
-            _fsync(path)
-        with _directory_lock(out_dir):
-            current = _read_meta(out_dir / meta_name)
-            if current is not None and (dt.datetime.fromisoformat(current.refreshed_at)
-                                        > snapshot.read_at):
-                log.info("reports: %s already holds rows read at %s, newer than these (%s); "
-                         "kept", name, current.refreshed_at, report.refreshed_at)
-                return current
-            for fmt in FORMATS:
-                os.replace(tmp[fmt], out_dir / files[fmt])
-            os.replace(tmp["meta"], out_dir / meta_name)  # last: it describes the files
+    with publication.staged_version(out_dir, name) as staging:
+        _write_csv(staging / files["csv"], snapshot)
+        _write_json(staging / files["json"], snapshot)
+        _write_parquet(staging / files["parquet"], _arrow_table(snapshot, report))
+        (staging / meta_name).write_text(
+            json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        published = publication.publish(out_dir, name, staging, read_at=snapshot.read_at,
+                                        sources=[relation], links=[*files.values(), meta_name])
+    if published.read_at > snapshot.read_at:  # a newer export of it finished first
+        return _read_meta(out_dir / meta_name) or report
     log.info("reports: %s, %d rows from %s as %s, in %s", name, report.row_count, relation,
              report.read_as, out_dir)
     return report
+
+
+def prune_reports(out_dir: Path, models: Iterable[ReportModel]) -> list[str]:
+    """Deletes the reports of `out_dir` read from relations that are not report marts of
+    `models` (a mart removed from the project): files, versions and links, so they
+    leave `index.html` at its next rebuild. Returns their names."""
+    out_dir = Path(out_dir)
+    relations = {f"{m.schema}.{m.table}" for m in models}
+    removed = publication.prune_published(out_dir, relations)
+    with publication.directory_lock(out_dir):
+        for meta in sorted(out_dir.glob(f"*{META_SUFFIX}")):  # files of the layout before versions
+            if meta.is_symlink() or (report := _read_meta(meta)) is None:
+                continue
+            if report.relation not in relations:
+                for file_name in report.files.values():
+                    inside(out_dir, file_name, f"report {report.name}").unlink(missing_ok=True)
+                meta.unlink()
+                removed.append(report.name)
+    return removed
 
 
 # --- the index ----------------------------------------------------------------------------
@@ -551,19 +552,31 @@ def write_index(out_dir: Path | None = None) -> Path:
     """`index.html` in `out_dir`, rebuilt from every report's meta file; returns its path.
 
     Safe while other processes export: it runs under the folder's lock, after which
-    every export that finished has its meta file in place; the last rebuild sees all.
+    every export that finished has its version in place; the last rebuild sees all.
     """
     out_dir = Path(out_dir) if out_dir is not None else reports_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     index = out_dir / INDEX_FILE
-    folders = {d.name: sorted(p.name for p in d.glob("*.csv"))
-               for d in sorted(out_dir.iterdir()) if d.is_dir()}
-    with _directory_lock(out_dir), _temp_file(out_dir, INDEX_FILE) as tmp:
-        tmp.write_text(render_index(read_reports(out_dir), {k: v for k, v in folders.items() if v}),
-                       encoding="utf-8")
-        _fsync(tmp)
-        os.replace(tmp, index)
+    with publication.directory_lock(out_dir):
+        page = render_index(read_reports(out_dir), _csv_folders(out_dir))
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{INDEX_FILE}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(page)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, index)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     return index
+
+
+def _csv_folders(out_dir: Path) -> dict[str, list[str]]:
+    """Each folder of CSV files at the top of `out_dir` (e.g. one report per country):
+    name -> its CSV file names. Hidden folders (the versions) are not reports."""
+    folders = {d.name: sorted(p.name for p in d.glob("*.csv"))
+               for d in sorted(out_dir.iterdir()) if d.is_dir() and not d.name.startswith(".")}
+    return {name: files for name, files in folders.items() if files}
 
 
 def _size(path: Path) -> str:
@@ -629,6 +642,8 @@ def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]]
 <p class="files">{links}</p>
 </section>""")
     body = "\n".join(sections) or "<p>No reports exported yet: run <code>pulse reports</code>.</p>"
+    formulas = (", text starting with = + - @, a tab or a carriage return prefixed with '"
+                if neutralise_formulas() else "")
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -641,7 +656,7 @@ def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]]
 <h1>Pulse reports</h1>
 <p>{len(reports)} report{"" if len(reports) == 1 else "s"}, each as CSV, Parquet and JSON.</p>
 {body}
-<footer>CSV: UTF-8, text always quoted, NULL an empty unquoted field. JSON: an array of rows;
+<footer>CSV: UTF-8, text always quoted, NULL an empty unquoted field{formulas}. JSON: an array of rows;
 dates and timestamps ISO 8601 (UTC); numbers are JSON numbers when every reader keeps them
 exactly, else strings. Parquet: typed, numerics as decimals. Rows as of the refresh time.
 </footer>
@@ -657,17 +672,20 @@ def export_all(manifest_path: Path, out_dir: Path | None = None
                ) -> tuple[list[Report], list[ReportError]]:
     """Every report mart of the manifest exported, then the index: (written, failed).
 
-    A mart that cannot be read (not built yet, not granted) does not stop the others.
+    A mart that cannot be read (not built yet, not granted) does not stop the others
+    and keeps its last files; the reports of marts no longer in the manifest are deleted.
     """
     out_dir = Path(out_dir) if out_dir is not None else reports_dir()
     conn = roles.connection("analyst")
     written, failed = [], []
-    for model in report_models(manifest_path):
+    models = report_models(manifest_path)
+    for model in models:
         try:
             written.append(export_report(
                 model.schema, model.table, out_dir, conn=conn, name=model.name,
                 description=model.description, column_descriptions=model.column_descriptions))
         except ReportError as err:
             failed.append(err)
+    prune_reports(out_dir, models)
     write_index(out_dir)
     return written, failed

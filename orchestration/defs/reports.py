@@ -6,17 +6,19 @@ asset without a code change; each lands in every job that selects downstream of 
 """
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from pulse.country_reports import COUNTRIES_FOLDER, YEARLY_MARTS, export_country_reports
+from pulse.country_reports import COUNTRIES_FOLDER, PROFILE, YEARLY_MARTS, export_country_reports
 from pulse.reports import (
     FORMATS,
     ReportError,
     ReportModel,
     export_report,
+    prune_reports,
     report_models_in,
     reports_dir,
     write_index,
@@ -27,8 +29,10 @@ from ..lib.keys import REPORTS_GROUP, report_key
 from ..lib.translators import dbt_translator
 
 
-def build_report_asset(model: ReportModel, mart_key: dg.AssetKey) -> dg.AssetsDefinition:
-    """`reports/<model>`: the mart written as CSV, Parquet and JSON, and the index rebuilt."""
+def build_report_asset(model: ReportModel, mart_key: dg.AssetKey,
+                       models: Sequence[ReportModel] = ()) -> dg.AssetsDefinition:
+    """`reports/<model>`: the mart written as CSV, Parquet and JSON, and the index rebuilt
+    without the reports of marts that are not among `models` (removed from the project)."""
 
     @dg.asset(
         key=report_key(model.name),
@@ -43,6 +47,8 @@ def build_report_asset(model: ReportModel, mart_key: dg.AssetKey) -> dg.AssetsDe
         report = export_report(model.schema, model.table, out_dir, name=model.name,
                                description=model.description,
                                column_descriptions=model.column_descriptions)
+        if models:  # the project's report marts: without them nothing is known to be gone
+            _prune(context, out_dir, models)
         index = write_index(out_dir)
         return dg.MaterializeResult(metadata={
             "dagster/row_count": report.row_count,
@@ -58,14 +64,21 @@ def build_report_asset(model: ReportModel, mart_key: dg.AssetKey) -> dg.AssetsDe
     return _report
 
 
+def _prune(context: dg.AssetExecutionContext, out_dir: Path,
+           models: Sequence[ReportModel]) -> None:
+    for name in prune_reports(out_dir, models):
+        context.log.info(f"removed the report {name}: its mart is no longer in the project")
+
+
 def _mart_key(dbt_manifest: Mapping[str, Any], unique_id: str) -> dg.AssetKey:
     return dbt_translator().get_asset_spec(dbt_manifest, unique_id, dbt_project()).key
 
 
 def build_report_assets(dbt_manifest: Mapping[str, Any]) -> list[dg.AssetsDefinition]:
     """One report asset per report mart of `dbt_manifest`."""
-    return [build_report_asset(model, _mart_key(dbt_manifest, model.unique_id))
-            for model in report_models_in(dbt_manifest)]
+    models = report_models_in(dbt_manifest)
+    return [build_report_asset(model, _mart_key(dbt_manifest, model.unique_id), models)
+            for model in models]
 
 
 @functools.cache
@@ -83,7 +96,7 @@ class CountryReportConfig(dg.Config):
 @functools.cache
 def country_reports() -> dg.AssetsDefinition:
     dbt_manifest = manifest()
-    wanted = {*YEARLY_MARTS, "rpt_countries__profile"}
+    wanted = {*YEARLY_MARTS, PROFILE}
     marts = [_mart_key(dbt_manifest, uid) for uid, node in dbt_manifest["nodes"].items()
              if node.get("name") in wanted]
 
@@ -103,10 +116,15 @@ def country_reports() -> dg.AssetsDefinition:
                                              out_dir=reports_dir())
         except ReportError as err:  # an unknown country code, marts not built: nothing to retry
             raise dg.Failure(str(err), allow_retries=False) from err
+        _prune(context, reports_dir(), report_models_in(dbt_manifest))
         index = write_index(reports_dir())  # lists the folder beside the mart reports
         context.log.info(f"{len(written.countries)} country report(s) in {written.directory}")
+        for code in written.skipped:  # bad upstream data: the others are written, it is not
+            context.log.warning(f"country code {code!r} is not a country code (2-3 capital "
+                                "letters or digits): its report was skipped")
         return dg.MaterializeResult(metadata={
             "countries": len(written.countries),
+            "skipped": ", ".join(repr(code) for code in written.skipped) or "none",
             "rows": written.rows,
             "folder": dg.MetadataValue.path(str(written.directory)),
             "index": dg.MetadataValue.path(str(index)),

@@ -60,6 +60,7 @@ def test_a_new_mart_needs_no_code_change(dbt_manifest):
 
 
 TREND = "rpt_chicago__crimes_daily_trend"
+GONE = "rpt_chicago__since_removed"
 DAYS, CRIMES = 40, 500
 
 
@@ -69,11 +70,13 @@ def test_a_report_is_written_after_its_mart_in_one_run(warehouse_db, dbt_manifes
 
     The mart's upstream (the enriched crimes) is a stand-in table made here, so the test
     needs neither the API nor the loads: only the mart and its report run, as the refresh
-    jobs run them.
+    jobs run them. A report of a mart since removed from the project, in the same
+    folder, is deleted by the run and leaves the index.
     """
     from orchestration.defs.dbt import dbt_models
     from orchestration.defs.reports import report_assets
     from orchestration.lib.resources import resources
+    from pulse.reports import export_report
 
     # dbt reads the upstream as the transformer, which owns the enriched schema
     transformer = roles.connection("transformer")
@@ -83,6 +86,10 @@ def test_a_report_is_written_after_its_mart_in_one_run(warehouse_db, dbt_manifes
           "from generate_series(1, %s) as g", (DAYS, CRIMES))
     mart, report = dg.AssetKey(["marts", TREND]), dg.AssetKey(["reports", TREND])
     monkeypatch.setenv("PULSE_REPORTS_DIR", str(tmp_path / "out"))
+    query(warehouse_db, f"create table marts.{GONE} as select 1 as one")
+    query(warehouse_db, f"grant select on marts.{GONE} to public")
+    export_report("marts", GONE, tmp_path / "out")
+    query(warehouse_db, f"drop table marts.{GONE}")  # the mart left the project
     with dg.instance_for_test() as instance:
         result = dg.materialize([dbt_models(), *report_assets()], selection=[mart, report],
                                 resources=resources(), instance=instance)
@@ -109,6 +116,9 @@ def test_a_report_is_written_after_its_mart_in_one_run(warehouse_db, dbt_manifes
     assert len(json.loads((out / f"{TREND}.json").read_text())) == DAYS
     page = (out / "index.html").read_text()
     assert f'<section id="{TREND}">' in page and f'<span class="rows">{DAYS} rows</span>' in page
+    assert GONE not in page
+    assert not [p.name for p in out.iterdir() if GONE in p.name]
+    assert not (out / ".versions" / GONE).exists()
 
 
 def _roles_off() -> bool:
