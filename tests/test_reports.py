@@ -291,7 +291,7 @@ def formulas(warehouse_db):
         query(warehouse_db, f"insert into marts.{FORMULAS} values (%s, %s, %s, %s, %s)",
               (n, cell, Decimal("-3.10"), -1.5, -42))
     if roles.roles_enabled():
-        query(warehouse_db, f"grant select on marts.{FORMULAS} to pulse_analyst")
+        query(warehouse_db, f"grant select on marts.{FORMULAS} to {roles.role_name('analyst')}")
     yield cells
     query(warehouse_db, f"drop table if exists marts.{FORMULAS}")
 
@@ -346,7 +346,7 @@ def versioned(warehouse_db):
     query(warehouse_db, f"create table marts.{VERSIONED} as "
                         "select g as n, 'row ' || g as label from generate_series(1, 3) g")
     if roles.roles_enabled():
-        query(warehouse_db, f"grant select on marts.{VERSIONED} to pulse_analyst")
+        query(warehouse_db, f"grant select on marts.{VERSIONED} to {roles.role_name('analyst')}")
     yield VERSIONED
     query(warehouse_db, f"drop table if exists marts.{VERSIONED}")
 
