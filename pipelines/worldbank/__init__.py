@@ -28,6 +28,7 @@ from requests.exceptions import RequestException
 
 from pipelines import load
 from pipelines.load import postgres_pipeline
+from pipelines.urls import safe_url, split_credentials
 
 from .helpers import (
     COUNTRY_COLUMNS,
@@ -40,7 +41,6 @@ from .helpers import (
     explain,
     indicators_table,
     last_updated_text,
-    safe_url,
     values_table,
 )
 from .paging import PageMeta, page_meta, world_bank_paginator
@@ -86,7 +86,10 @@ def worldbank_source(
         request_backoff_factor=backoff_factor,
         raise_for_status=False,  # check_page raises, with the URL and what the body said
     )
-    api = WorldBankApi(RESTClient(base_url=base_url.rstrip("/"), session=http.session), per_page)
+    # user:password in the base URL (a proxy's) travels as a header, never in a URL that
+    # dlt logs at INFO or an exception repeats
+    base_url, auth = split_credentials(base_url.rstrip("/"))
+    api = WorldBankApi(RESTClient(base_url=base_url, session=http.session, auth=auth), per_page)
     return [countries_resource(api), indicators_resource(api, chosen),
             indicator_values_resource(api, chosen)]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import orjson
 import pyarrow as pa
@@ -21,6 +21,7 @@ from requests import Response
 from requests.exceptions import ChunkedEncodingError, HTTPError, RequestException
 
 from pipelines.load import SourceError, causes
+from pipelines.urls import safe_url
 
 from .paging import PageMeta, page_meta
 
@@ -42,13 +43,6 @@ class WorldBankBadPage(ChunkedEncodingError):
     A ChunkedEncodingError on purpose: dlt's HTTP client retries those, and both causes
     are usually transient.
     """
-
-
-def safe_url(url: str) -> str:
-    """The URL without any user:password part (the API takes no keys; a proxy URL might)."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")
-                                     if parts.hostname else parts.netloc))
 
 
 def subject(url: str) -> str:
