@@ -37,6 +37,7 @@ from .helpers import (
     VALUE_COLUMNS,
     WorldBankError,
     check_page,
+    check_progress,
     countries_table,
     explain,
     indicators_table,
@@ -120,14 +121,21 @@ class WorldBankApi:
         return f"country/all/indicator/{indicator_id}"
 
     def pages(self, path: str) -> Iterator[tuple[list[dict], PageMeta, str]]:
-        """(rows, metadata, URL) of every page of `path`, page 1 to the last."""
+        """(rows, metadata, URL) of every page of `path`, page 1 to the last.
+
+        Each answer must be the page asked for, and the page count within MAX_PAGES
+        (check_progress): an API stuck on one page would otherwise have that page's rows
+        counted in place of the pages it never sent.
+        """
         try:
-            for page in self.client.paginate(
+            for asked, page in enumerate(self.client.paginate(
                 path, params={"format": "json", "per_page": self.per_page},
                 paginator=world_bank_paginator(),
                 data_selector="[1]", hooks={"response": [check_page]},
-            ):
-                yield list(page), page_meta(page.response.json()), safe_url(page.response.url)
+            ), start=1):
+                meta, url = page_meta(page.response.json()), safe_url(page.response.url)
+                check_progress(meta, asked, url)
+                yield list(page), meta, url
         except RequestException as err:
             raise _explained(err) from err
 
