@@ -73,8 +73,8 @@ def oecd_source(
     Every value is dlt configuration under `[sources.oecd]` (SOURCES__OECD__BASE_URL, ...).
     `requests_per_hour` and `min_seconds_between_requests` default to dataflows.yml's;
     `max_wait_seconds` is how long a request may wait for a budget slot before the run
-    stops with OecdBudgetExceeded; `ledger_path` defaults to the dlt pipelines dir's
-    oecd_request_ledger.json. `overlap_seconds` is re-asked before the last successful
+    stops with OecdBudgetExceeded; `ledger_path` defaults to the machine's ledger
+    (budget.machine_ledger_path). `overlap_seconds` is re-asked before the last successful
     load's start on every incremental load, so a clock skew between us and OECD loses
     nothing (rows merge on their key, so asking twice is harmless).
     """
@@ -200,13 +200,12 @@ def load_dataflow(
 ) -> LoadInfo:
     """Loads one declared dataflow into raw_oecd.<name>; returns dlt's load info.
 
-    The request ledger sits beside the pipeline's local state unless SOURCES__OECD__LEDGER_PATH
-    or `ledger_path` says otherwise. A failure surfaces as an OecdError (OecdBudgetExceeded
-    when the hour's requests are spent) naming the dataflow, URL and what to do.
+    Its requests count in the machine's ledger, whatever the pipeline's folder or database,
+    unless SOURCES__OECD__LEDGER_PATH or `ledger_path` names another. A failure surfaces as
+    an OecdError (OecdBudgetExceeded when the hour's requests are spent) naming the
+    dataflow, URL and what to do.
     """
     pipeline = pipeline or dataflow_pipeline(name)
-    if not source_args.get("ledger_path") and not dlt.config.get("sources.oecd.ledger_path"):
-        source_args["ledger_path"] = str(default_ledger_path(pipeline.pipelines_dir))
     return load.run_source(pipeline, dataflow_source(name, **source_args), credentials=credentials,
                       explain=explain_failure)
 
