@@ -130,7 +130,8 @@ def oecd_ingest(url: str, state: str) -> dict[str, Any]:
     settings = load_settings()
     ledger = RequestLedger(ledger_path(state), settings.requests_per_hour)
     before = len(ledger.used())
-    infos = load_oecd(pipelines_dir=state, base_url=url, min_seconds_between_requests=0)
+    infos = load_oecd(pipelines_dir=state, base_url=url, min_seconds_between_requests=0,
+                      ledger_path=str(ledger.path))
     tables = {name: _normalized_rows(dataflow_pipeline(name, state)).get(name, 0) for name in infos}
     return {"rows": sum(tables.values()), "tables": tables,
             "ledger_attempts": len(ledger.used()) - before,
@@ -152,9 +153,12 @@ def countries_refresh_job(worldbank_url: str, oecd_url: str, reports: str, fresh
 
     from orchestration.definitions import defs
     from pipelines.load import default_pipelines_dir
+    from pipelines.oecd.budget import ledger_path
 
     os.environ.update({"SOURCES__WORLDBANK__BASE_URL": worldbank_url, "SOURCES__OECD__BASE_URL": oecd_url,
-                       "SOURCES__OECD__MIN_SECONDS_BETWEEN_REQUESTS": "0", "PULSE_REPORTS_DIR": reports})
+                       "SOURCES__OECD__MIN_SECONDS_BETWEEN_REQUESTS": "0", "PULSE_REPORTS_DIR": reports,
+                       # the local API's requests stay out of the machine's OECD budget
+                       "SOURCES__OECD__LEDGER_PATH": str(ledger_path(default_pipelines_dir()))})
     if fresh:
         shutil.rmtree(default_pipelines_dir(), ignore_errors=True)
     job = defs().resolve_job_def("countries_refresh")

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,26 +193,154 @@ def _embedded_connection(start: bool) -> Connection:
 
 
 def _start(pgdata: Path) -> _Postmaster:
-    import pgserver  # imported late: it is slow and only the embedded path needs it
-
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     log.info("starting the embedded PostgreSQL in %s", pgdata)
-    try:
-        # cleanup_mode=None: the server outlives this process and is reused by the next one.
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
-        # pgserver caches one handle per folder and would hand it back later without
-        # starting anything; with cleanup_mode=None, cleanup() forgets it and stops nothing,
-        # so a server stopped by this process can start again in it.
-        server.cleanup()
-    except Exception as err:
-        raise WarehouseError(
-            f"could not start the embedded PostgreSQL in {pgdata}: {err}. "
-            f"Its log is {pgdata / 'log'}; set WAREHOUSE_URL to use another server."
-        ) from err
+    with _start_lock(pgdata.parent):
+        postmaster = _read_postmaster(pgdata)  # another process may have started it meanwhile
+        if postmaster is not None:
+            return postmaster
+        try:
+            if _runs_as_root():
+                _start_as_server_user(pgdata)
+            else:
+                _start_with_pgserver(pgdata)
+        except Exception as err:
+            raise WarehouseError(
+                f"could not start the embedded PostgreSQL in {pgdata}: {err}. "
+                f"Its log is {pgdata / 'log'}; set WAREHOUSE_URL to use another server."
+            ) from err
     postmaster = _read_postmaster(pgdata)
     if postmaster is None:
         raise WarehouseError(f"the embedded PostgreSQL in {pgdata} did not come up; see {pgdata / 'log'}")
     return postmaster
+
+
+@contextmanager
+def _start_lock(folder: Path) -> Iterator[None]:
+    """One process at a time starts the server of `folder` (two would race for pgdata)."""
+    import fcntl
+
+    with open(folder / ".start.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _runs_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _start_with_pgserver(pgdata: Path) -> None:
+    import pgserver  # imported late: it is slow and only the embedded path needs it
+
+    # cleanup_mode=None: the server outlives this process and is reused by the next one.
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    # pgserver caches one handle per folder and would hand it back later without
+    # starting anything; with cleanup_mode=None, cleanup() forgets it and stops nothing,
+    # so a server stopped by this process can start again in it.
+    server.cleanup()
+
+
+# PostgreSQL refuses to run as root, so as root the server runs as this OS user (pgserver's
+# own choice, which `pulse db stop` and existing data folders rely on).
+SERVER_USER = "pgserver"
+_SOCKET_PATH_MAX = 100  # bytes; Linux allows 107 in a socket path, macOS 103
+
+
+def _start_as_server_user(pgdata: Path) -> None:
+    """initdb and pg_ctl as SERVER_USER, with pgserver's binaries and settings.
+
+    Not through pgserver.get_server, which as root makes every folder above the data
+    folder, the wheel's binaries and the socket folder readable by everyone (0755, the
+    socket folder 0777) up to `/`. Here the server user gets only what it needs: its data
+    folder, and traverse (o+x) on the folders above it and above the binaries that it
+    cannot already pass through. Nothing is made readable.
+    """
+    from pgserver import initdb, pg_ctl
+
+    user = _server_user()
+    as_user = _as_server_user(user)
+    pgdata.mkdir(mode=0o700, exist_ok=True)
+    if pgdata.stat().st_uid != user.pw_uid:
+        os.chown(pgdata, user.pw_uid, user.pw_gid)
+    for folder in (pgdata.parent, pgserver_bin().resolve()):
+        _grant_traverse(folder, user)
+    if not (pgdata / "PG_VERSION").exists():
+        initdb(["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
+               pgdata=pgdata, **as_user)
+    socket_dir = _socket_dir(pgdata, user)
+    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(pgdata / "log"), "start"],
+           pgdata=pgdata, timeout=120, **as_user)
+
+
+def _as_server_user(user) -> dict[str, Any]:
+    """subprocess.run arguments that run a command as `user`, with its group alone: with
+    `user=` only, it would keep root's groups, and a folder of group root that others may
+    pass through (0701) would stop it."""
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
+def pgserver_bin() -> Path:
+    """The pgserver wheel's PostgreSQL binaries (pgserver does not export their folder)."""
+    import pgserver
+
+    return Path(pgserver.__file__).parent / "pginstall" / "bin"
+
+
+def _server_user():
+    """SERVER_USER's password entry, the user created (without a login shell) if missing."""
+    import pwd
+    import subprocess
+
+    try:
+        return pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--shell", "/usr/sbin/nologin", SERVER_USER],
+                       check=True, capture_output=True, text=True)
+        return pwd.getpwnam(SERVER_USER)
+
+
+def _grant_traverse(folder: Path, user) -> None:
+    """Lets `user` pass through `folder` and every folder above it: o+x on those it cannot
+    pass through yet (logged), nothing on the others, and no read permission anywhere."""
+    for path in (folder, *folder.parents):
+        info = path.stat()
+        if info.st_uid == user.pw_uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid == user.pw_gid:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            log.warning("granting others traverse (o+x, not read) on %s: the embedded server "
+                        "runs as %s and its data or binaries are below it", path, SERVER_USER)
+            path.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)
+
+
+def _socket_dir(pgdata: Path, user) -> Path:
+    """The data folder, unless its socket path would be too long for the OS: then a folder
+    of the server user's own under the temporary folder, mode 0700."""
+    if len(str(pgdata / ".s.PGSQL.65535").encode()) <= _SOCKET_PATH_MAX:
+        return pgdata
+    import hashlib
+    import tempfile
+
+    tag = hashlib.sha256(str(pgdata).encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"pulse-pg-{tag}"
+    try:
+        folder.mkdir(mode=0o700)
+        os.chown(folder, user.pw_uid, user.pw_gid)
+    except FileExistsError:
+        pass
+    info = folder.lstat()
+    # a folder someone else made (or a symlink) in a shared temporary folder is not ours
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != user.pw_uid or info.st_mode & 0o077:
+        raise WarehouseError(f"{folder} (the socket folder of {pgdata}, whose own path is too "
+                             f"long for a socket) is not a private folder of {SERVER_USER}: "
+                             "remove it, or set PULSE_WAREHOUSE_DIR to a shorter path")
+    return folder
 
 
 def stop() -> bool:
@@ -219,9 +350,9 @@ def stop() -> bool:
         return False
     from pgserver import pg_ctl
 
-    # As root, pgserver runs postgres as its own OS user: pg_ctl must run as that user too.
-    user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    # As root, postgres runs as SERVER_USER: pg_ctl must run as that user too.
+    as_user = _as_server_user(_server_user()) if _runs_as_root() else {}
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, **as_user)
     for _ in range(50):
         if _read_postmaster(pgdata) is None:
             return True
@@ -298,9 +429,7 @@ def psql_executable() -> str:
 
     if found := shutil.which("psql"):
         return found
-    from pgserver import POSTGRES_BIN_PATH
-
-    return str(POSTGRES_BIN_PATH / "psql")
+    return str(pgserver_bin() / "psql")
 
 
 def connect(conn: Connection | None = None):

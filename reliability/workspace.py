@@ -25,7 +25,7 @@ from pulse.warehouse import PROJECT_ROOT
 # What Dagster runs (orchestration/defs/dbt.py DBT_BUILD_ARGS): unit tests belong to `make test`.
 DBT_BUILD = ("build", "--exclude-resource-type", "unit_test")
 ENV_KEYS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "WAREHOUSE_URL",
-            "PULSE_WAREHOUSE_DIR", "PULSE_ROLES")
+            "PULSE_WAREHOUSE_DIR", "PULSE_ROLES", "SOURCES__OECD__LEDGER_PATH")
 # Every step runs as the server's admin, with explicit URLs: the suite tests crashes, not
 # privileges, and a fresh server (postgres_restarted's) has no Pulse roles to grant to.
 ADMIN_ENV = {"PULSE_ROLES": "off"}
@@ -125,6 +125,7 @@ def workspace(name: str, keep: bool = False) -> Iterator[Workspace]:
     os.environ.update(conn.libpq_env())
     os.environ.update(ADMIN_ENV)
     os.environ["WAREHOUSE_URL"] = conn.url()
+    _private_oecd_ledger(root)
     try:
         yield Workspace(conn, root)
     finally:
@@ -134,6 +135,14 @@ def workspace(name: str, keep: bool = False) -> Iterator[Workspace]:
         finally:
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
+
+
+def _private_oecd_ledger(root: Path) -> None:
+    """OECD requests to the local API count in the workspace's ledger (Workspace.pipelines_dir's),
+    not in the machine's: a scenario neither spends the real budget nor is refused by it."""
+    from pipelines.oecd.budget import ledger_path
+
+    os.environ["SOURCES__OECD__LEDGER_PATH"] = str(ledger_path(root / "dlt"))
 
 
 def _restore(saved: dict[str, str | None]) -> None:
@@ -158,6 +167,7 @@ def private_server(name: str, keep: bool = False) -> Iterator[Workspace]:
     os.environ.update(ADMIN_ENV)
     os.environ["PULSE_WAREHOUSE_DIR"] = str(root / "server")
     (root / "server").mkdir()
+    _private_oecd_ledger(root)
     try:
         conn = warehouse.create_database(f"pulse_reliability_{name}")
         os.environ.update(conn.libpq_env())

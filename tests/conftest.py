@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,6 +87,16 @@ def run_dbt(*args: str) -> subprocess.CompletedProcess:
 
 
 query = warehouse.query  # rows of a statement, committed
+
+
+@pytest.fixture(autouse=True)
+def private_oecd_ledger(tmp_path_factory, monkeypatch) -> Path:
+    """Each test's OECD requests count in a ledger of its own: by default every process on
+    the machine shares one (pipelines/oecd/budget.py), and a test must neither spend the
+    real budget nor find it spent by another test."""
+    path = tmp_path_factory.getbasetemp() / "oecd-ledgers" / f"{uuid.uuid4().hex}.json"
+    monkeypatch.setenv("SOURCES__OECD__LEDGER_PATH", str(path))
+    return path
 
 
 @pytest.fixture

@@ -1,6 +1,12 @@
 """One place decides where the warehouse is; its URLs work with psql and never leak passwords."""
 
+import os
+import shutil
+import stat
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +73,89 @@ def test_export_env_as_a_role_points_psql_at_it(warehouse_db, monkeypatch):
     out = subprocess.run([psql_executable(), "-tAc", "select current_user, current_database()"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"{roles.role_name('analyst')}|{warehouse_db.database}"
+
+
+# --- the embedded server, started by root ----------------------------------------------------
+
+SERVER_USER = "pgserver"  # the OS user postgres runs as when root starts it
+
+
+def _modes(paths) -> dict:
+    return {p: stat.S_IMODE(p.stat().st_mode) for p in paths}
+
+
+def _server_ids() -> tuple[int, int]:
+    """The server user's uid and gid; (-1, -1) before it exists (then only o+x lets it pass)."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        return -1, -1
+    return entry.pw_uid, entry.pw_gid
+
+
+def _server_can_pass(path, uid: int, gid: int) -> bool:
+    info = path.stat()
+    if info.st_uid == uid:
+        return bool(info.st_mode & stat.S_IXUSR)
+    if info.st_gid == gid:
+        return bool(info.st_mode & stat.S_IXGRP)
+    return bool(info.st_mode & stat.S_IXOTH)
+
+
+@pytest.fixture
+def private() -> Iterator[Path]:
+    """A folder only root may enter (0700), with a path short enough for a socket inside."""
+    folder = Path(tempfile.mkdtemp(prefix="pw-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="pgserver changes folder modes only when started by root")
+@pytest.mark.parametrize("depth", ["short", "long"])  # long: a socket path the OS refuses
+def test_starting_the_embedded_server_as_root_widens_no_folder_above_it(private, monkeypatch,
+                                                                         depth):
+    """A server of its own (PULSE_WAREHOUSE_DIR in a private temporary folder), stopped at
+    the end: the folders above its data folder and above the wheel's binaries keep their
+    modes, except o+x where the server user could not pass through; nothing becomes
+    readable."""
+    import pgserver
+
+    from pulse import warehouse
+
+    shared = private / ("s" * 80 if depth == "long" else "s")  # passable: stays 0711
+    shared.mkdir()
+    shared.chmod(0o711)
+    data = shared / "warehouse"
+    binaries = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    above = [shared, *shared.parents, *binaries.resolve().parents]
+    uid, gid = _server_ids()
+    passable = {p: _server_can_pass(p, uid, gid) for p in above}
+    before = _modes(above)
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("PULSE_WAREHOUSE_DIR", str(data))
+    try:
+        conn = warehouse.connection()
+        admin = warehouse.Connection(conn.host, conn.port, conn.user, conn.password, "postgres")
+        assert warehouse.query(admin, "select current_setting('data_directory')") == [
+            (str(data / "pgdata"),)]
+    finally:
+        warehouse.stop()
+    after = _modes(above)
+    for path in above:
+        allowed = {before[path]} | ({before[path] | stat.S_IXOTH} if not passable[path] else set())
+        assert after[path] in allowed, f"{path}: {oct(before[path])} became {oct(after[path])}"
+    assert (after[shared], after[private]) == (0o711, 0o701)
+    uid, _ = _server_ids()
+    assert (data / "pgdata").stat().st_uid == uid
+    socket_dir = Path(conn.host)
+    if depth == "short":
+        assert socket_dir == data / "pgdata"
+    else:  # the socket moved to a private folder of the server user; /tmp is as it was
+        info = socket_dir.stat()
+        assert socket_dir != data / "pgdata" and info.st_uid == uid
+        assert stat.S_IMODE(info.st_mode) == 0o700
+        assert stat.S_IMODE(socket_dir.parent.stat().st_mode) == 0o1777
+        shutil.rmtree(socket_dir, ignore_errors=True)

@@ -17,8 +17,10 @@ import pyarrow as pa
 from dlt.sources import DltResource
 from requests import Session
 
+from pipelines.urls import safe_url
+
 from .arrow import REASON, RECORD, PageToArrow
-from .helpers import SocrataError, check_document, safe_url
+from .helpers import SocrataError, check_document
 from .settings import Dataset
 
 log = logging.getLogger(__name__)

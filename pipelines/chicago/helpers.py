@@ -6,15 +6,12 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from requests import Response
 from requests.exceptions import ChunkedEncodingError, HTTPError, RequestException
 
 from pipelines.load import SourceError, causes
-
-SECRET_PARAMS = {"$$app_token", "app_token", "token"}
-
+from pipelines.urls import safe_url
 
 NOTHING_LOST = ("Nothing from this run was loaded and the cursor did not move: the next run "
                 "starts where the last successful load ended.")
@@ -33,14 +30,6 @@ class SocrataBadPage(ChunkedEncodingError):
     A ChunkedEncodingError on purpose: dlt's HTTP client retries those, and a cut
     connection is the usual cause of a truncated body.
     """
-
-
-def safe_url(url: str) -> str:
-    """The URL with any token-like query parameter removed (tokens travel as headers)."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.lower() not in SECRET_PARAMS]
-    return urlunsplit(parts._replace(query=urlencode(query, safe=":$,*'")))
 
 
 def check_page(response: Response, *args: Any, **kwargs: Any) -> Response:

@@ -29,6 +29,7 @@ from requests.exceptions import RequestException
 
 from pipelines import load
 from pipelines.load import postgres_pipeline
+from pipelines.urls import safe_url, split_credentials
 
 from .budget import OecdBudgetExceeded, RequestLedger, mount_budget
 from .budget import ledger_path as default_ledger_path
@@ -72,8 +73,8 @@ def oecd_source(
     Every value is dlt configuration under `[sources.oecd]` (SOURCES__OECD__BASE_URL, ...).
     `requests_per_hour` and `min_seconds_between_requests` default to dataflows.yml's;
     `max_wait_seconds` is how long a request may wait for a budget slot before the run
-    stops with OecdBudgetExceeded; `ledger_path` defaults to the dlt pipelines dir's
-    oecd_request_ledger.json. `overlap_seconds` is re-asked before the last successful
+    stops with OecdBudgetExceeded; `ledger_path` defaults to the machine's ledger
+    (budget.machine_ledger_path). `overlap_seconds` is re-asked before the last successful
     load's start on every incremental load, so a clock skew between us and OECD loses
     nothing (rows merge on their key, so asking twice is harmless).
     """
@@ -96,7 +97,10 @@ def oecd_source(
         request_backoff_factor=backoff_factor,
         raise_for_status=False,  # statuses are read below: 404 may mean "nothing changed"
     )
-    base_url = base_url.rstrip("/")
+    # user:password in the base URL (a proxy's) travels as a header: never in a URL that is
+    # logged, raised or kept in state
+    base_url, auth = split_credentials(base_url.rstrip("/"))
+    http.session.auth = auth
     return [_dataflow_resource(declared[name], base_url, http, ledger, overlap_seconds)
             for name in (dataflows or declared)]
 
@@ -124,6 +128,7 @@ def _dataflow_resource(flow: Dataflow, base_url: str, http: Client, ledger: Requ
             updated_after = datetime.fromisoformat(last) - timedelta(seconds=overlap_seconds)
         started = datetime.now(UTC)  # before the request: a change made while it runs is re-asked
         url = data_url(base_url, flow, updated_after)
+        shown = safe_url(url)
         session = http.session
         mount_budget(session, ledger, f"dataflow {flow.name}")
         try:
@@ -131,28 +136,28 @@ def _dataflow_resource(flow: Dataflow, base_url: str, http: Client, ledger: Requ
         except OecdError:
             raise
         except RequestException as err:
-            raise unreachable(flow.name, url, err) from err
+            raise unreachable(flow.name, shown, err) from err
         if no_results(response):
             log.info("oecd.%s: nothing %s (404 NoResultsFound)", flow.name,
                      "changed since " + updated_after.isoformat() if updated_after else "found")
         elif response.status_code != 200:
-            raise http_error(flow.name, url, response)
+            raise http_error(flow.name, shown, response)
         else:
             try:
-                parsed = parse_sdmx_csv(response.text, flow.name, url)
+                parsed = parse_sdmx_csv(response.text, flow.name, shown)
             except SdmxCsvError as err:
                 raise OecdError(f"{err} {NOTHING_LOST}", retriable=err.retriable) from err
             if problem := incomplete(response.text, parsed.num_rows):
                 # loaded as it is, the cursor would move past every observation it lacks
-                raise OecdError(f"dataflow {flow.name}: GET {url} returned HTTP 200 with {problem}. "
+                raise OecdError(f"dataflow {flow.name}: GET {shown} returned HTTP 200 with {problem}. "
                                 f"Retry later. {NOTHING_LOST}", retriable=True)
             log.info("oecd.%s: %d observations (%d deleted) from %s", flow.name,
-                     parsed.num_rows, parsed.deleted, url)
+                     parsed.num_rows, parsed.deleted, shown)
             if parsed.num_rows:
                 yield parsed.table
         # every row was yielded: the next load asks for what changed since this request began
         state["last_request_started_at"] = started.isoformat()
-        state["last_url"] = url
+        state["last_url"] = shown
 
     return observations
 
@@ -195,13 +200,12 @@ def load_dataflow(
 ) -> LoadInfo:
     """Loads one declared dataflow into raw_oecd.<name>; returns dlt's load info.
 
-    The request ledger sits beside the pipeline's local state unless SOURCES__OECD__LEDGER_PATH
-    or `ledger_path` says otherwise. A failure surfaces as an OecdError (OecdBudgetExceeded
-    when the hour's requests are spent) naming the dataflow, URL and what to do.
+    Its requests count in the machine's ledger, whatever the pipeline's folder or database,
+    unless SOURCES__OECD__LEDGER_PATH or `ledger_path` names another. A failure surfaces as
+    an OecdError (OecdBudgetExceeded when the hour's requests are spent) naming the
+    dataflow, URL and what to do.
     """
     pipeline = pipeline or dataflow_pipeline(name)
-    if not source_args.get("ledger_path") and not dlt.config.get("sources.oecd.ledger_path"):
-        source_args["ledger_path"] = str(default_ledger_path(pipeline.pipelines_dir))
     return load.run_source(pipeline, dataflow_source(name, **source_args), credentials=credentials,
                       explain=explain_failure)
 

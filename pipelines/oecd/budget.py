@@ -8,6 +8,11 @@ attempt passes through it) in a JSON file guarded by an `fcntl` lock, which ever
 pipeline and process on the machine shares. Before an attempt it waits out the minimum gap
 since the last one; when the sliding hour is full it waits for the next slot if that opens
 within `max_wait_seconds`, else raises OecdBudgetExceeded before anything was sent.
+
+OECD counts per client address, so the file belongs to the machine, not to a checkout or a
+warehouse: `machine_ledger_path()` is in the user's state folder whatever checkout,
+PULSE_WAREHOUSE_DIR, WAREHOUSE_URL or dlt pipelines dir a process uses
+(SOURCES__OECD__LEDGER_PATH names another file, e.g. one shared by several OS users).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+import dlt
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
@@ -33,6 +39,7 @@ from .helpers import OecdError
 log = logging.getLogger(__name__)
 
 LEDGER_FILE = "oecd_request_ledger.json"
+LEDGER_PATH_KEY = "sources.oecd.ledger_path"  # SOURCES__OECD__LEDGER_PATH
 WINDOW_SECONDS = 3600.0  # OECD counts downloads per hour
 # dlt's retry sleeps Retry-After itself and then asks again: a block about to end is waited
 # out rather than refused.
@@ -52,13 +59,20 @@ class OecdBudgetExceeded(OecdError):
         self.used, self.budget, self.next_slot_at = used, budget, next_slot_at
 
 
-def ledger_path(pipelines_dir: str | Path | None = None) -> Path:
-    """The ledger file: under the dlt pipelines dir (default_pipelines_dir() unless given)."""
-    if pipelines_dir is None:
-        from pipelines.load import default_pipelines_dir
+def machine_ledger_path() -> Path:
+    """The ledger every OECD request of this machine counts in: SOURCES__OECD__LEDGER_PATH,
+    else `$XDG_STATE_HOME/pulse/oecd_request_ledger.json` (`~/.local/state/pulse/...`)."""
+    if configured := dlt.config.get(LEDGER_PATH_KEY):
+        return Path(str(configured)).expanduser()
+    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state_home) / "pulse" / LEDGER_FILE
 
-        pipelines_dir = default_pipelines_dir()
-    return Path(pipelines_dir) / LEDGER_FILE
+
+def ledger_path(folder: str | Path | None = None) -> Path:
+    """The machine's ledger, or with `folder` a private one in it: for scratch runs against
+    a local API (tests, benchmarks, the reliability suite), which must neither spend the
+    machine's budget nor be refused by it."""
+    return machine_ledger_path() if folder is None else Path(folder) / LEDGER_FILE
 
 
 @dataclass

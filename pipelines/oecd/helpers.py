@@ -9,6 +9,7 @@ from requests import Response
 from requests.exceptions import HTTPError, RequestException
 
 from pipelines.load import SourceError, causes
+from pipelines.urls import safe_url
 
 NOTHING_LOST = ("Nothing from this run was loaded and the cursor did not move: the next run "
                 "asks again from where the last successful load ended.")
@@ -79,7 +80,7 @@ def explain(err: BaseException, dataflows: Mapping[str, Any]) -> OecdError | Non
             return cause
     for cause in causes(err):
         request = getattr(cause, "request", None)
-        url = getattr(request, "url", None) or "?"
+        url = safe_url(getattr(request, "url", None) or "?")
         name = next((n for n, flow in dataflows.items() if f"/{flow.flow_ref}/" in str(url)),
                     "of the oecd source")
         if isinstance(cause, HTTPError) and cause.response is not None:

@@ -28,6 +28,7 @@ from requests.exceptions import RequestException
 
 from pipelines import load
 from pipelines.load import postgres_pipeline
+from pipelines.urls import safe_url, split_credentials
 
 from .helpers import (
     COUNTRY_COLUMNS,
@@ -36,11 +37,11 @@ from .helpers import (
     VALUE_COLUMNS,
     WorldBankError,
     check_page,
+    check_progress,
     countries_table,
     explain,
     indicators_table,
     last_updated_text,
-    safe_url,
     values_table,
 )
 from .paging import PageMeta, page_meta, world_bank_paginator
@@ -86,7 +87,10 @@ def worldbank_source(
         request_backoff_factor=backoff_factor,
         raise_for_status=False,  # check_page raises, with the URL and what the body said
     )
-    api = WorldBankApi(RESTClient(base_url=base_url.rstrip("/"), session=http.session), per_page)
+    # user:password in the base URL (a proxy's) travels as a header, never in a URL that
+    # dlt logs at INFO or an exception repeats
+    base_url, auth = split_credentials(base_url.rstrip("/"))
+    api = WorldBankApi(RESTClient(base_url=base_url, session=http.session, auth=auth), per_page)
     return [countries_resource(api), indicators_resource(api, chosen),
             indicator_values_resource(api, chosen)]
 
@@ -117,14 +121,21 @@ class WorldBankApi:
         return f"country/all/indicator/{indicator_id}"
 
     def pages(self, path: str) -> Iterator[tuple[list[dict], PageMeta, str]]:
-        """(rows, metadata, URL) of every page of `path`, page 1 to the last."""
+        """(rows, metadata, URL) of every page of `path`, page 1 to the last.
+
+        Each answer must be the page asked for, and the page count within MAX_PAGES
+        (check_progress): an API stuck on one page would otherwise have that page's rows
+        counted in place of the pages it never sent.
+        """
         try:
-            for page in self.client.paginate(
+            for asked, page in enumerate(self.client.paginate(
                 path, params={"format": "json", "per_page": self.per_page},
                 paginator=world_bank_paginator(),
                 data_selector="[1]", hooks={"response": [check_page]},
-            ):
-                yield list(page), page_meta(page.response.json()), safe_url(page.response.url)
+            ), start=1):
+                meta, url = page_meta(page.response.json()), safe_url(page.response.url)
+                check_progress(meta, asked, url)
+                yield list(page), meta, url
         except RequestException as err:
             raise _explained(err) from err
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import orjson
 import pyarrow as pa
@@ -21,8 +21,9 @@ from requests import Response
 from requests.exceptions import ChunkedEncodingError, HTTPError, RequestException
 
 from pipelines.load import SourceError, causes
+from pipelines.urls import safe_url
 
-from .paging import PageMeta, page_meta
+from .paging import MAX_PAGES, PageMeta, page_meta
 
 NOTHING_LOST = ("Nothing from this run was loaded and no indicator's state moved: the next run "
                 "fetches again whatever this one did not load.")
@@ -42,13 +43,6 @@ class WorldBankBadPage(ChunkedEncodingError):
     A ChunkedEncodingError on purpose: dlt's HTTP client retries those, and both causes
     are usually transient.
     """
-
-
-def safe_url(url: str) -> str:
-    """The URL without any user:password part (the API takes no keys; a proxy URL might)."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")
-                                     if parts.hostname else parts.netloc))
 
 
 def subject(url: str) -> str:
@@ -113,6 +107,31 @@ def check_page(response: Response, *args: Any, **kwargs: Any) -> Response:
     # The caller calls response.json() next (paginator, data selector): hand it the parsed body.
     response.json = lambda **_: body  # type: ignore[method-assign]
     return response
+
+
+def check_progress(meta: PageMeta, asked: int, url: str, max_pages: int = MAX_PAGES) -> None:
+    """Raises a WorldBankError unless the answer to the request for page `asked` is that page
+    and the page count is at most `max_pages`.
+
+    The paginator asks for pages 1, 2, 3, ... up to the count each answer states; an API or
+    a cache that answers every request with page 1 would have page 1 read three times, and
+    with a row count that happens to match, the run would succeed without two thirds of
+    the rows.
+    """
+    if meta.page != asked:
+        raise WorldBankError(
+            f"{subject(url)}: GET {url} asked for page {asked} and the API answered page "
+            f"{meta.page} of {meta.pages}: it is not moving through the pages (the API, or a "
+            "proxy or cache in front of it, ignores the page parameter), so the rows of the "
+            "pages it skips would never be read. Retry later; if it persists, check "
+            f"SOURCES__WORLDBANK__BASE_URL and what sits in front of the API. {NOTHING_LOST}")
+    if meta.pages > max_pages:
+        raise WorldBankError(
+            f"{subject(url)}: GET {url} says {meta.total} rows in {meta.pages} pages of "
+            f"{meta.per_page}, more than the {max_pages} pages a load reads of one endpoint. "
+            "Raise SOURCES__WORLDBANK__PER_PAGE (the API serves up to 32,500 rows a page), or "
+            f"check the indicator in pipelines/worldbank/indicators.yml. {NOTHING_LOST}",
+            retriable=False)
 
 
 def _message_text(url: str, messages: list[dict]) -> str:

@@ -38,8 +38,9 @@ def page_meta(body: Any) -> PageMeta:
     return PageMeta(**numbers, last_updated=date.fromisoformat(stamp) if stamp else None)
 
 
-# A cap no real indicator comes near (about 17 pages of 1,000 values): an answer that never
-# says it is on its last page stops here, and the row-total check then fails the run.
+# A cap no real indicator comes near (about 17 pages of 1,000 values): an answer whose page
+# count is larger fails the run before a second page is asked (helpers.check_progress), and
+# the paginator never asks past it whatever the answers say.
 MAX_PAGES = 1_000
 
 

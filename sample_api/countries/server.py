@@ -66,6 +66,7 @@ class _State:
     faults: Faults
     budget: HourlyBudget
     requests: list[RequestRecord] = field(default_factory=list)
+    worldbank_repeats_page: int | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -90,6 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.state
         if worldbank.is_data_path(path):
             provider, handle = "worldbank", worldbank.handle
+            if state.worldbank_repeats_page:
+                params = {**params, "page": str(state.worldbank_repeats_page)}
         elif oecd.is_data_path(path):
             provider, handle = "oecd", oecd.handle
             wait = state.budget.take()
@@ -161,6 +164,16 @@ class CountryApi(BackgroundServer):
     @oecd_requests_per_hour.setter
     def oecd_requests_per_hour(self, value: int) -> None:
         self._budget.per_hour = value
+
+    @property
+    def worldbank_repeats_page(self) -> int | None:
+        """When set, every World Bank data request is answered with this page, whatever page
+        it asks for: an API (or a cache in front of it) stuck on `page 1 of 3`."""
+        return self._state.worldbank_repeats_page
+
+    @worldbank_repeats_page.setter
+    def worldbank_repeats_page(self, page: int | None) -> None:
+        self._state.worldbank_repeats_page = page
 
     def reset_oecd_budget(self) -> None:
         """Forget the OECD requests counted so far (a fresh hour)."""

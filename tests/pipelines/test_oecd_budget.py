@@ -1,7 +1,8 @@
 """OECD's request budget is never exceeded, even by a run that asks for more.
 
-The ledger is a file under the dlt pipelines dir, shared by every process on the machine:
-these tests use real files, real processes and (with the local country API) real HTTP.
+The ledger is one file per machine (the user's state folder), shared by every process,
+checkout, warehouse database and dlt pipelines dir: these tests use real files, real
+processes, two real databases and (with the local country API) real HTTP.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import pytest
 import yaml
 
 from pipelines.oecd import OecdBudgetExceeded, dataflow_pipeline, load_oecd
-from pipelines.oecd.budget import WINDOW_SECONDS, RequestLedger
+from pipelines.oecd.budget import LEDGER_FILE, WINDOW_SECONDS, RequestLedger
 from pipelines.oecd.settings import DATAFLOWS_FILE
+from pulse import warehouse
 from pulse.warehouse import PROJECT_ROOT
 from sample_api import countries
 from tests.conftest import query
@@ -161,6 +163,24 @@ def four_dataflows(tmp_path, monkeypatch):
     return list(doc["dataflows"])
 
 
+@pytest.fixture
+def machine_ledger(tmp_path, monkeypatch):
+    """The machine's ledger as the source finds it by default, in a state folder of this
+    test's own (XDG_STATE_HOME) rather than the user's real one."""
+    monkeypatch.delenv("SOURCES__OECD__LEDGER_PATH", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state" / "pulse" / LEDGER_FILE
+
+
+@pytest.fixture
+def second_database(warehouse_db):
+    """Another warehouse database on the same server: another Pulse install's."""
+    conn = warehouse.create_database(f"{warehouse_db.database}_second")
+    query(conn, "drop schema if exists raw_oecd cascade")
+    yield conn
+    warehouse.drop_database(conn.database)
+
+
 def _data_requests(api) -> list:
     return [r for r in api.requests if "/data/" in r.path]
 
@@ -172,7 +192,7 @@ def _cursor(name, pipelines_dir):
 
 
 def test_budget_is_never_exceeded_by_a_run_that_asks_for_more(api, four_dataflows, warehouse_db,
-                                                               tmp_path):
+                                                               tmp_path, machine_ledger):
     query(warehouse_db, "drop schema if exists raw_oecd cascade")
     dlt_dir = tmp_path / "dlt"
     args = {"credentials": warehouse_db.url(), "pipelines_dir": dlt_dir, "base_url": api.oecd_url,
@@ -193,6 +213,8 @@ def test_budget_is_never_exceeded_by_a_run_that_asks_for_more(api, four_dataflow
     assert set(loaded) <= tables and refused not in tables
     cursors = {name: _cursor(name, dlt_dir) for name in loaded}
 
+    assert str(machine_ledger) in message and not (dlt_dir / LEDGER_FILE).exists()
+
     # another process, with a ledger of its own making, finds the hour spent: nothing is sent
     started = time.time()
     done = subprocess.run(
@@ -212,7 +234,7 @@ def test_budget_is_never_exceeded_by_a_run_that_asks_for_more(api, four_dataflow
     assert {name: _cursor(name, dlt_dir) for name in loaded} == cursors  # no cursor moved
 
 
-def test_every_retry_takes_a_slot(api, four_dataflows, warehouse_db, tmp_path):
+def test_every_retry_takes_a_slot(api, four_dataflows, warehouse_db, tmp_path, machine_ledger):
     query(warehouse_db, "drop schema if exists raw_oecd cascade")
     api.faults.server_error_next = 2  # two 503s, then the answer: three attempts
     with pytest.raises(OecdBudgetExceeded) as failure:
@@ -220,4 +242,23 @@ def test_every_retry_takes_a_slot(api, four_dataflows, warehouse_db, tmp_path):
                   base_url=api.oecd_url, backoff_factor=0, max_attempts=5)
     assert len(_data_requests(api)) == 3  # gdp took all three slots; population asked nothing
     assert "dataflow population" in str(failure.value)
-    assert RequestLedger(tmp_path / "dlt" / "oecd_request_ledger.json", 3).used().__len__() == 3
+    assert len(RequestLedger(machine_ledger, 3).used()) == 3
+
+
+def test_two_warehouses_and_pipelines_dirs_on_one_machine_share_the_budget(
+        api, four_dataflows, warehouse_db, second_database, tmp_path, machine_ledger):
+    """OECD counts requests per client address: a second Pulse (another database, another
+    dlt folder, as another checkout or PULSE_WAREHOUSE_DIR has) gets no budget of its own."""
+    query(warehouse_db, "drop schema if exists raw_oecd cascade")
+    load_oecd(["gdp", "population"], credentials=warehouse_db.url(),
+              pipelines_dir=tmp_path / "first" / "dlt", base_url=api.oecd_url, backoff_factor=0)
+    with pytest.raises(OecdBudgetExceeded) as failure:
+        load_oecd(["gdp", "population"], credentials=second_database.url(),
+                  pipelines_dir=tmp_path / "second" / "dlt", base_url=api.oecd_url, backoff_factor=0)
+    message = str(failure.value)
+    assert "3 of 3 requests allowed in the last hour" in message and str(machine_ledger) in message
+    assert "dataflow population" in message
+    assert len(_data_requests(api)) == 3  # two for the first warehouse, one for the second
+    assert [a.what.split(" (")[0] for a in RequestLedger(machine_ledger, 3).used()] == [
+        "dataflow gdp", "dataflow population", "dataflow gdp"]
+    assert not list(tmp_path.glob(f"*/dlt/{LEDGER_FILE}"))  # no ledger per pipelines dir
