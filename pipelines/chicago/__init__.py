@@ -120,8 +120,12 @@ def rows_config(dataset: Dataset, page_size: int, overlap_seconds: float,
                 "convert": soql_timestamp,
                 "lag": overlap_seconds,
                 "range_start": "open",
+                # a row without :updated_at passes with its cursor null (no move) and is
+                # rejected by SplitRejects; dlt's default would fail the run for good
+                "on_cursor_value_missing": "include",
             },
-            "paginator": SocrataKeysetPaginator(limit=min(page_size, MAX_PAGE_SIZE)),
+            "paginator": SocrataKeysetPaginator(limit=min(page_size, MAX_PAGE_SIZE),
+                                                dataset=f"{dataset.name} ({dataset.id})"),
             "response_actions": [check_page],
         },
     }
