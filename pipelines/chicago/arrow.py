@@ -28,15 +28,18 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.items_transform import ItemTransform
 
+from .cursor import CURSOR, future_reason, horizon
 from .settings import SYSTEM_FIELDS
 
 _ARROW_TYPES = {"text": pa.string(), "bool": pa.bool_(), "json": pa.string(), "timestamp": pa.string()}
 _SOURCE_NAMES = {column: name for name, column in SYSTEM_FIELDS.items()}
-CURSOR = SYSTEM_FIELDS[":updated_at"]  # the column dlt's incremental follows
 _NAMING = NamingConvention()  # dlt's default, which the Chicago pipelines use
 
 # Columns PageToArrow adds to a page that holds rejected rows; SplitRejects removes them.
 REASON, RECORD = "_reject_reason", "_reject_record"
+# Added when rows were stamped in the future: their stamps as sent, for the rejects table
+# (PageToArrow nulls them in the cursor column, so that dlt's incremental passes them by).
+SENT_STAMP = "_reject_sent_updated_at"
 
 # `<table>_rejects` also keeps the row's primary key (as text, NULL when it had none).
 REJECT_COLUMNS: TTableSchemaColumns = {
@@ -56,12 +59,15 @@ class PageToArrow(ItemTransform[Any, Any]):
     declared are coerced where that is lossless (a number in a text column becomes
     its text, "true" in a boolean column becomes true); a row that cannot be loaded
     (see the module's docstring) gets a reason and stays in the page for
-    SplitRejects. A row without `:updated_at` keeps a null cursor, which dlt's
+    SplitRejects. A row without `:updated_at`, or stamped beyond now +
+    `future_tolerance_seconds` (cursor.py), gets a null cursor, which dlt's
     incremental lets through without moving the cursor (`on_cursor_value_missing`).
     """
 
-    def __init__(self, columns: TTableSchemaColumns, primary_key: str = "id") -> None:
+    def __init__(self, columns: TTableSchemaColumns, primary_key: str = "id",
+                 future_tolerance_seconds: float | None = None) -> None:
         super().__init__(lambda item: item)
+        self.future_tolerance_seconds = future_tolerance_seconds
         self.types = {name: column["data_type"] for name, column in columns.items()}
         self.declared = [(_SOURCE_NAMES.get(name, name), name) for name in columns]
         self.source_keys = {key for key, _ in self.declared}
@@ -81,9 +87,15 @@ class PageToArrow(ItemTransform[Any, Any]):
             if key is None or (isinstance(key, str) and not key.strip()):
                 reasons[i] = f"missing {self.primary_key}"  # cannot be merged on its key
         names = [name for _, name, _ in columns]
+        sent_stamps = None
         if CURSOR in self.types:
-            _reject_missing_cursor(arrays[names.index(CURSOR)], reasons)
+            at = names.index(CURSOR)
+            _reject_missing_cursor(arrays[at], reasons)
+            if self.future_tolerance_seconds is not None:
+                arrays[at], sent_stamps = self._hold_back_future(arrays[at], reasons)
         table = pa.Table.from_arrays(arrays, names=names)
+        if sent_stamps is not None:
+            table = table.append_column(SENT_STAMP, sent_stamps)
         if reasons:
             ordered = [reasons.get(i) for i in range(len(item))]
             records = [None if r is None else _record(row)
@@ -91,6 +103,20 @@ class PageToArrow(ItemTransform[Any, Any]):
             table = table.append_column(REASON, pa.array(ordered, pa.string()))
             table = table.append_column(RECORD, pa.array(records, pa.string()))
         return table
+
+    def _hold_back_future(self, stamps: pa.Array, reasons: dict[int, str]
+                          ) -> tuple[pa.Array, pa.Array | None]:
+        """The cursor column with stamps beyond now + the tolerance nulled (their rows
+        rejected), and the stamps as sent when there were any."""
+        assert self.future_tolerance_seconds is not None
+        limit = pa.scalar(horizon(self.future_tolerance_seconds), stamps.type)
+        future = pc.fill_null(pc.greater(stamps, limit), False)
+        if not pc.any(future).as_py():
+            return stamps, None
+        for i in pc.indices_nonzero(future).to_pylist():
+            # this reason wins: it is why the row comes back on every run
+            reasons[i] = future_reason(stamps[i].as_py(), self.future_tolerance_seconds)
+        return pc.if_else(future, pa.nulls(len(stamps), stamps.type), stamps), stamps
 
     def _extra_keys(self, item: list[dict[str, Any]], reasons: dict[int, str]) -> list[str]:
         """Undeclared keys, sorted, each to become a text column. A key that cannot name a
@@ -138,7 +164,8 @@ class SplitRejects(ItemTransform[Any, Any]):
         clean = item
         if REASON in item.column_names:
             ok = pc.is_null(item[REASON])
-            clean = item.filter(ok).drop_columns([REASON, RECORD])
+            clean = item.filter(ok).drop_columns(
+                [c for c in (REASON, RECORD, SENT_STAMP) if c in item.column_names])
             rejects = item.filter(pc.invert(ok))
             self.custom_metrics["rows_rejected"] += rejects.num_rows
             yield dlt.mark.with_hints(_reject_table(rejects, self.primary_key), self._hints,
@@ -152,7 +179,10 @@ class SplitRejects(ItemTransform[Any, Any]):
 
 
 def _reject_table(rejects: pa.Table, primary_key: str) -> pa.Table:
-    names = [n for n in (primary_key, "socrata_id", "socrata_updated_at") if n in rejects.column_names]
+    if SENT_STAMP in rejects.column_names:  # the stamps as sent, not the nulled cursor
+        rejects = rejects.drop_columns([CURSOR]).rename_columns(
+            [CURSOR if c == SENT_STAMP else c for c in rejects.column_names if c != CURSOR])
+    names = [n for n in (primary_key, "socrata_id", CURSOR) if n in rejects.column_names]
     return rejects.select([*names, REASON, RECORD]).rename_columns(
         [*names, "reject_reason", "record"])
 
