@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import dlt
 from dlt.common.time import ensure_pendulum_datetime
@@ -63,7 +63,7 @@ class FutureCursorGuard(ItemTransform[Any, Any]):
     incremental starts from. Items pass through untouched.
     """
 
-    placement_affinity = 0.5
+    placement_affinity: ClassVar[float] = 0.5
 
     def __init__(self, dataset: str, table_name: str, tolerance_seconds: float) -> None:
         super().__init__(lambda item: item)
