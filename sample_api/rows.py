@@ -7,9 +7,10 @@ version), computed by the dataset's `RowModel`, so an incremental query
 (`:updated_at > X order by :updated_at,:id limit/offset`) is two bisects and a
 slice, and only the served page is ever materialised.
 
-For data-quality tests, `patch` rewrites chosen rows as served and `duplicate`
-serves a row twice; both are keyed by the row's key and never touch the system
-fields or the index, so paging keeps working whatever a patch does to a row.
+For data-quality tests, `patch` rewrites chosen rows as served, `duplicate`
+serves a row twice and `omit_system` serves a row without a system field; all
+are keyed by the row's key and never touch the index, so paging and filters
+keep working whatever is done to a row.
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ class RowDataset:
         self._fixed: dict[int, dict[str, Any]] = {}  # from_rows content, by row number
         self._patches: dict[int, tuple[RowPatch, ...]] = {}  # by row number, applied in order
         self._duplicates: set[int] = set()  # row numbers served twice
+        self._omitted: dict[int, frozenset[str]] = {}  # system fields left out, by row number
         self._revisions = 0
         first_row = model.first_row if first_row is None else first_row
         self._first_id, self._n_initial = first_row, n_rows
@@ -373,6 +375,20 @@ class RowDataset:
         with self._lock:
             self._duplicates.add(self._known_id(row_id))
 
+    def omit_system(self, row_id: int | str, *fields: str) -> None:
+        """Serve row `row_id` (its key) without these system fields (e.g. ":updated_at").
+
+        A client must cope with a row that lacks its change stamp. The row keeps its
+        place in the index: `$where` and `$order` still see the field, only the
+        served row (and `truth()`) leaves it out.
+        """
+        unknown = set(fields) - set(SYSTEM_COLUMNS)
+        if unknown:
+            raise ValueError(f"not system fields: {sorted(unknown)}; expected some of {SYSTEM_COLUMNS}")
+        with self._lock:
+            rid = self._known_id(row_id)
+            self._omitted[rid] = self._omitted.get(rid, frozenset()) | frozenset(fields)
+
     # --- revisions --------------------------------------------------------
 
     def apply_revision(
@@ -468,14 +484,17 @@ class RowDataset:
         rid, columns, key = self._ids[p], self.schema.columns, self.model.key
         if select == columns:  # fast path for `*`, the common case
             return self._served(rid, self._full_row(p))
+        omitted = self._omitted.get(rid, frozenset())
         if len(select) == len(columns) + 3 and select[:3] == SYSTEM_COLUMNS and select[3:] == columns:
-            out = {c: self._system(p, c) for c in SYSTEM_COLUMNS}
+            out = {c: self._system(p, c) for c in SYSTEM_COLUMNS if c not in omitted}
             out.update(self._served(rid, self._full_row(p)))
             return out
         needs_row = rid in self._patches or any(c not in SYSTEM_COLUMNS and c != key for c in select)
         row = self._full_row(p) if needs_row else {key: self._key_text(p)}
         out = {}
         for column in select:
+            if column in omitted:
+                continue
             if column in SYSTEM_COLUMNS:
                 out[column] = self._system(p, column)
             elif column in row:  # null values are omitted, like the portal
@@ -493,8 +512,11 @@ class RowDataset:
                     array("q", self._created), array("q", self._updated))
         for rid, ver, created, updated in zip(*snap, strict=True):
             row = self._render(rid, ver, created, updated)
-            yield {":id": self.sid(rid), ":created_at": fixed_text(created),
-                   ":updated_at": fixed_text(updated), **self._served(rid, row)}
+            system = {":id": self.sid(rid), ":created_at": fixed_text(created),
+                      ":updated_at": fixed_text(updated)}
+            for field in self._omitted.get(rid, ()):
+                system.pop(field)
+            yield {**system, **self._served(rid, row)}
 
     # --- planted geography ------------------------------------------------
 

@@ -23,6 +23,7 @@ from pipelines.load import postgres_pipeline
 
 from .arrow import PageToArrow, SplitRejects
 from .boundaries import boundary_resource
+from .cursor import CURSOR, FUTURE_TOLERANCE_SECONDS, FutureCursorGuard
 from .helpers import SocrataError, check_page, explain, soql_timestamp
 from .paging import SocrataKeysetPaginator
 from .settings import MAX_PAGE_SIZE, PORTAL_URL, Dataset, load_datasets
@@ -41,6 +42,7 @@ def chicago_source(
     app_token: str | None = dlt.secrets.value,
     page_size: int = MAX_PAGE_SIZE,
     overlap_seconds: float = 60.0,
+    future_tolerance_seconds: float = FUTURE_TOLERANCE_SECONDS,
     initial_value: str = "2001-01-01T00:00:00.000Z",
     request_timeout: float = 60.0,
     max_attempts: int = 5,
@@ -58,7 +60,10 @@ def chicago_source(
     revision the portal stamped late is still picked up. `range_start="open"` keeps the
     cursor boundary linear: dlt's boundary de-duplication is quadratic when thousands of
     rows share the last timestamp, as Socrata's bulk revisions do; the overlap and the merge
-    make it unnecessary. Boundary layers are replaced whole when they change (boundaries.py).
+    make it unnecessary. A row stamped later than now + `future_tolerance_seconds` is
+    rejected and never moves the cursor; a cursor already stored in the future is
+    reported and moved back (cursor.py). Boundary layers are replaced whole when they
+    change (boundaries.py).
     """
     declared = load_datasets()
     unknown = sorted(set(datasets or ()) - set(declared))
@@ -83,7 +88,10 @@ def chicago_source(
     for resource in resources:
         dataset = declared[resource.name]
         # declared columns -> typed Arrow; bad rows -> <table>_rejects
-        resource.add_step(PageToArrow(dataset.columns, primary_key=dataset.primary_key))
+        resource.add_step(PageToArrow(dataset.columns, primary_key=dataset.primary_key,
+                                      future_tolerance_seconds=future_tolerance_seconds))
+        resource.add_step(FutureCursorGuard(f"{dataset.name} ({dataset.id})", resource.table_name,
+                                            future_tolerance_seconds))
         resource.add_step(SplitRejects(resource.table_name, primary_key=dataset.primary_key))
     resources += [boundary_resource(d, base_url, http.session, headers, request_timeout)
                   for d in chosen if d.is_boundary]
@@ -115,13 +123,17 @@ def rows_config(dataset: Dataset, page_size: int, overlap_seconds: float,
                 "$order": ":updated_at,:id",
             },
             "incremental": {
-                "cursor_path": "socrata_updated_at",  # named by PageToArrow
+                "cursor_path": CURSOR,  # socrata_updated_at, named by PageToArrow
                 "initial_value": ensure_pendulum_datetime(initial_value),
                 "convert": soql_timestamp,
                 "lag": overlap_seconds,
                 "range_start": "open",
+                # a row without :updated_at passes with its cursor null (no move) and is
+                # rejected by SplitRejects; dlt's default would fail the run for good
+                "on_cursor_value_missing": "include",
             },
-            "paginator": SocrataKeysetPaginator(limit=min(page_size, MAX_PAGE_SIZE)),
+            "paginator": SocrataKeysetPaginator(limit=min(page_size, MAX_PAGE_SIZE),
+                                                dataset=f"{dataset.name} ({dataset.id})"),
             "response_actions": [check_page],
         },
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ _SYSTEM_COLUMNS: TTableSchemaColumns = {
     # A row revised while a run pages comes twice in one load: the merge keeps the newest.
     "socrata_updated_at": {"data_type": "timestamp", "nullable": False, "dedup_sort": "desc"},
 }
+# A Socrata dataset id ("4x4"). It becomes part of request paths (/resource/<id>.json,
+# /api/views/<id>.json), so anything else, a path above all, is refused before any request.
+DATASET_ID_RULE = "^[a-z0-9]{4}-[a-z0-9]{4}$"
+_DATASET_ID = re.compile(r"[a-z0-9]{4}-[a-z0-9]{4}")
 _TYPES = ("text", "bool", "json", "timestamp")
 _FORMATS = ("rows", "geojson")
 
@@ -54,6 +59,9 @@ class Dataset:
     coordinates: tuple[str, str] | None
     columns: TTableSchemaColumns  # declared columns, plus the system fields for rows
 
+    def __post_init__(self) -> None:
+        check_dataset_id(self.id, f"dataset {self.name!r}")
+
     @property
     def is_boundary(self) -> bool:
         return self.format == "geojson"
@@ -62,6 +70,15 @@ class Dataset:
     def schedule_cron(self) -> str:
         """The cron schedule; PULSE_SCHEDULE_<NAME> (e.g. PULSE_SCHEDULE_CRIMES) overrides it."""
         return os.environ.get(f"PULSE_SCHEDULE_{self.name.upper()}", self.schedule)
+
+
+def check_dataset_id(dataset_id: object, where: str) -> None:
+    """Refuses an id that is not a Socrata 4x4 (DatasetConfigError naming `where`)."""
+    if not isinstance(dataset_id, str) or not _DATASET_ID.fullmatch(dataset_id):
+        raise DatasetConfigError(
+            f"{where}: id {dataset_id!r} is not a Socrata dataset id: four lower-case letters "
+            f"or digits, a hyphen and four more ({DATASET_ID_RULE}), e.g. ijzp-q8t2 from "
+            "/resource/ijzp-q8t2.json. Nothing was requested: fix the id in the datasets file.")
 
 
 def load_datasets(path: str | Path | None = None) -> dict[str, Dataset]:
@@ -102,6 +119,7 @@ def _dataset(path: Path, name: str, entry: Any) -> Dataset:
     if fmt == "rows" and cursor != ":updated_at":
         raise DatasetConfigError(f"{where}: rows datasets follow :updated_at (keyset paging needs "
                                  f"it), not {cursor!r}")
+    check_dataset_id(need("id"), where)
     declared = need("columns")
     key = need("primary_key")
     if not isinstance(declared, dict) or key not in declared:
