@@ -55,7 +55,7 @@ def test_role_urls_differ_from_the_admins_only_in_the_user(warehouse_db):
         conn = roles.connection(role)
         assert (conn.host, conn.port, conn.database) == (
             warehouse_db.host, warehouse_db.port, warehouse_db.database)
-        assert conn.user == f"pulse_{role}" != warehouse_db.user
+        assert conn.user == roles.role_name(role) != warehouse_db.user
         assert roles.url(role) == conn.url()
         assert f":{conn.password}@" not in conn.redacted() and ":***@" in conn.redacted()
 

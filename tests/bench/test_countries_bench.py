@@ -19,7 +19,7 @@ def test_country_section_runs_alone_at_tiny_scale(warehouse_db, dbt_manifest, tm
     run = subprocess.run(
         [sys.executable, "-m", "bench.suite", "--only", "countries", "--repeat", "1",
          "--countries", "6", "--first-year", "2015", "--out", str(tmp_path)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     result = json.loads((tmp_path / "latest.json").read_text())

@@ -11,7 +11,7 @@ from pulse.warehouse import PROJECT_ROOT
 def test_geocode_benchmark_runs_at_tiny_scale(warehouse_db):
     run = subprocess.run(
         [sys.executable, "-m", "bench.geocode", "--points", "3000", "--repeat", "2", "--json"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
