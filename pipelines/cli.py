@@ -41,6 +41,9 @@ def cmd_load(args: argparse.Namespace) -> int:
     except SocrataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except ValueError as err:  # an unknown dataset or a bad declaration (datasets.yml)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     for name, info in infos.items():
         print(f"{name}: {info}")
     # The enriched models join every point to its ZIP code and area: locate the new ones.

@@ -31,6 +31,16 @@ def safe_url(url: str) -> str:
                                      query=urlencode(query, safe=":$,*'")))
 
 
+def basic_auth_header(auth: HTTPBasicAuth) -> dict[str, str]:
+    """`auth` as a session header: it then rides along with a request's own auth (the
+    Socrata token is dlt's request-level auth, which would replace a session's `auth`)."""
+    from requests import PreparedRequest
+
+    request = PreparedRequest()
+    request.prepare_headers({})
+    return {"Authorization": auth(request).headers["Authorization"]}
+
+
 def split_credentials(url: str) -> tuple[str, HTTPBasicAuth | None]:
     """`url` without its user:password part, and that part as HTTP basic auth (None when
     the URL has none). Percent-escapes in the user or password are decoded, as a browser

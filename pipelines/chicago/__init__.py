@@ -20,6 +20,7 @@ from dlt.sources.rest_api import rest_api_resources
 
 from pipelines import load
 from pipelines.load import postgres_pipeline
+from pipelines.urls import basic_auth_header, split_credentials
 
 from .arrow import PageToArrow, SplitRejects
 from .boundaries import boundary_resource
@@ -77,7 +78,11 @@ def chicago_source(
         request_backoff_factor=backoff_factor,
         raise_for_status=False,  # rest_api raises after the response hooks, with the body
     )
-    base_url = base_url.rstrip("/") + "/"
+    # user:password in the base URL (a proxy's) travel as a header, never in a URL that
+    # dlt logs or an error repeats
+    base_url, basic = split_credentials(base_url.rstrip("/") + "/")
+    if basic:
+        http.session.headers.update(basic_auth_header(basic))
     headers = {"X-App-Token": app_token} if app_token else {}
     rows = [rows_config(d, page_size, overlap_seconds, initial_value) for d in chosen
             if not d.is_boundary]

@@ -10,6 +10,7 @@ were sent.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import threading
@@ -68,9 +69,15 @@ class _AuthProxy(BaseHTTPRequestHandler):
 @pytest.fixture
 def proxy(api) -> Iterator[tuple[str, list[str]]]:
     """(the proxy's base URL with user:password in it, the paths it refused)."""
+    with serve_proxy(api.url) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serve_proxy(upstream: str) -> Iterator[tuple[str, list[str]]]:
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     refused: list[str] = []
-    handler = type("Proxy", (_AuthProxy,), {"upstream": api.url, "expected": f"Basic {token}",
+    handler = type("Proxy", (_AuthProxy,), {"upstream": upstream, "expected": f"Basic {token}",
                                             "refused": refused})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -163,3 +170,27 @@ def test_oecd_through_an_authenticating_proxy_leaks_no_password(
     stored = warehouse_states(warehouse_db, "raw_oecd", pipeline.pipeline_name)
     assert stored and PASSWORD not in json.dumps(stored, default=str)
     assert USER not in json.dumps(stored, default=str)
+
+
+def test_chicago_through_an_authenticating_proxy_leaks_no_password(logs, warehouse_db, tmp_path):
+    """With an app token too: the token is dlt's request auth, the proxy's a session header."""
+    from pipelines.chicago import SocrataError, dataset_pipeline, load_dataset
+    from sample_api import CrimesDataset, SampleApi
+
+    query(warehouse_db, "drop schema if exists raw_chicago cascade")
+    with SampleApi(CrimesDataset(500, seed=3)) as api, serve_proxy(api.url) as (base_url, refused):
+        pipeline = dataset_pipeline("crimes", pipelines_dir=tmp_path / "dlt")
+        api.faults.server_error_next = 1_000
+        with pytest.raises(SocrataError) as failed:
+            load_dataset("crimes", pipeline, base_url=base_url, app_token="tok",
+                         max_attempts=2, backoff_factor=0)
+        said = everything_said(failed.value)
+        assert "HTTP 5" in said and "127.0.0.1" in said
+        assert PASSWORD not in said and PASSWORD not in logs.text
+
+        api.faults.reset()
+        load_dataset("crimes", pipeline, base_url=base_url, app_token="tok", backoff_factor=0)
+        assert refused == []
+        assert query(warehouse_db, "select count(*) from raw_chicago.crimes") == [(500,)]
+        assert PASSWORD not in logs.text
+        assert PASSWORD not in json.dumps(pipeline.state, default=str)
