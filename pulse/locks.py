@@ -20,6 +20,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from pulse.warehouse import WarehouseError
 
@@ -33,6 +34,20 @@ _APP_PREFIX = "pulse lock: "
 
 class LockTimeout(WarehouseError):
     """Another run held the lock for longer than this run would wait."""
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Exclusive across the processes of this machine while the block runs (flock on
+    `path`, created if missing): for work on local files, which no database sees."""
+    import fcntl
+
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def lock_key(name: str) -> int:

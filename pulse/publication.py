@@ -39,10 +39,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-try:  # POSIX; elsewhere exports in parallel may drop each other from the index
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
+from pulse.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +76,8 @@ def fsync(path: Path) -> None:
 @contextlib.contextmanager
 def directory_lock(out_dir: Path) -> Iterator[None]:
     """Exclusive, across processes, while versions are swapped in or the index is rebuilt."""
-    if fcntl is None:  # pragma: no cover
+    with file_lock(out_dir / ".lock"):
         yield
-        return
-    with open(out_dir / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def versions_folder(out_dir: Path, name: str) -> Path:

@@ -218,14 +218,10 @@ def _start(pgdata: Path) -> _Postmaster:
 @contextmanager
 def _start_lock(folder: Path) -> Iterator[None]:
     """One process at a time starts the server of `folder` (two would race for pgdata)."""
-    import fcntl
+    from pulse.locks import file_lock  # pulse.locks imports this module
 
-    with open(folder / ".start.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(folder / ".start.lock"):
+        yield
 
 
 def _runs_as_root() -> bool:
