@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name} ...", flush=True)
         outcome = scenarios.run(name, ctx)
         outcomes.append(outcome)
-        print(f"{name}: {'skipped' if outcome.skipped else 'pass' if outcome.passed else 'FAIL'} "
-              f"in {outcome.seconds:.0f} s", flush=True)
+        print(f"{name}: {outcome.result} in {outcome.seconds:.0f} s"
+              + (f" ({outcome.notes})" if outcome.skipped else ""), flush=True)
         for error in outcome.errors:
             print(f"  ! {error}", flush=True)
     seconds = time.monotonic() - started
@@ -95,13 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "scale": args.scale, "seed": args.seed, "server": server, "seconds": round(seconds, 1),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
-        "passed": all(row["passed"] for row in rows),
+        # a skipped scenario is no pass: listed apart, and `passed` is false while any is
+        "passed": all(row.get("result", "pass") == "pass" for row in rows),
+        "failed": [row["scenario"] for row in rows if row.get("result") == "FAIL"],
+        "skipped": [row["scenario"] for row in rows if row.get("result") == "skipped"],
         "runs": runs,
         "scenarios": rows,
     }
     (args.out / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     print("\n" + header + table, flush=True)
-    return 0 if all(o.passed for o in outcomes) else 1
+    skipped = [o.scenario for o in outcomes if o.skipped]
+    if skipped:
+        print(f"skipped, not passed: {', '.join(skipped)}", flush=True)
+    return 1 if any(o.failed for o in outcomes) else 0
 
 
 def merged(out: Path, rows: list[dict], order: list[str]) -> list[dict]:
@@ -118,7 +124,7 @@ def merged(out: Path, rows: list[dict], order: list[str]) -> list[dict]:
     old_run = {"scale": old.get("scale"), "seed": old.get("seed"), "server": old.get("server"),
                "seconds": old.get("seconds"), "date": date}
     fresh = {row["scenario"] for row in rows}
-    kept = [{**row, "run": row.get("run") or old_run} for row in old.get("scenarios", [])
+    kept = [{**with_result(row), "run": row.get("run") or old_run} for row in old.get("scenarios", [])
             if row["scenario"] not in fresh]
     rank = {name: i for i, name in enumerate(order)}
     return sorted([*kept, *rows], key=lambda row: rank.get(row["scenario"], len(rank)))
@@ -128,6 +134,13 @@ def outcome_of(row: dict) -> Outcome:
     """The table row of a scenario's JSON (its trials are not needed for the table)."""
     fields = set(Outcome.__dataclass_fields__) - {"trial_log"}
     return Outcome(**{k: v for k, v in row.items() if k in fields})
+
+
+def with_result(row: dict) -> dict:
+    """A row of older results, with `result` and `passed` as this version reports them
+    (a skipped scenario was once written as passed)."""
+    outcome = outcome_of(row)
+    return {**row, "passed": outcome.passed, "result": outcome.result}
 
 
 if __name__ == "__main__":

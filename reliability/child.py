@@ -1,16 +1,27 @@
 """The processes a scenario kills: `python -m reliability.child load '{json args}'`.
 
-The load (of one dataset, `crimes` unless `dataset` says otherwise) runs dlt's three
-steps one by one and prints a flushed marker line before each (`phase extract`,
-`phase normalize`, `phase load`, then `phase done`), so the parent knows which step a
-SIGKILL lands in. Inside the load step, dlt's own log marks its parts: `phase
-load.truncate` (a replaced table, a boundary layer, is about to be emptied), `phase
-load.copy` (the Parquet COPY begins: into the staging table for a rows dataset, into
-the emptied table itself for a boundary layer), `phase load.merge` (the merge into
-raw begins), `phase load.merged` (the merge is committed; the load is not yet
-recorded in _dlt_loads) and `phase load.archived` (the load recorded, the package
-archived); they need dlt's INFO log (RUNTIME__LOG_LEVEL). A boundary layer is
-replaced, not merged: it has no merge markers, a rows dataset no truncate marker.
+The load (of one dataset, `crimes` unless `dataset` says otherwise) runs through
+`pipelines.load.run_source`, the function the Dagster ingest assets call, as the loader
+role (`pulse.roles.url("loader", database)`, what the assets pass), so what a kill finds
+holds for the schedules: the warehouse lock, the state checks and the pending package
+run_source finishes first are all in the path.
+
+The child prints a flushed marker line when each of dlt's steps begins (`phase extract`,
+`phase normalize`, `phase load`), then `phase done`, so the parent knows which step a
+SIGKILL lands in. The step markers come from a dlt progress collector (`PhaseMarkers`,
+set as the pipeline's `collector`), whose `on_start_trace_step` hook dlt calls as each
+step starts. Steps of a pending package that run_source finishes before this run's
+extract print `phase pending` once and nothing else: the markers are this run's.
+
+Inside the load step, dlt's own log marks its parts: `phase load.truncate` (a replaced
+table, a boundary layer, is about to be emptied), `phase load.copy` (the Parquet COPY
+begins: into the staging table for a rows dataset, into the emptied table itself for a
+boundary layer), `phase load.merge` (the merge into raw begins), `phase load.merged`
+(the merge is committed; the load is not yet recorded in _dlt_loads) and `phase
+load.archived` (the load recorded, the package archived); they need dlt's INFO log
+(RUNTIME__LOG_LEVEL). A boundary layer is replaced, not merged: it has no merge
+markers, a rows dataset no truncate marker.
+
 A failure prints `error <Type>: <message>` on stdout and exits 1.
 """
 
@@ -20,18 +31,23 @@ import json
 import logging
 import sys
 import time
+from typing import Any
+
+from dlt.common.runtime.collector import NullCollector
+
+DLT_STEPS = ("extract", "normalize", "load")
 
 
-def load_steps(table: str) -> tuple[tuple[str, str, str, str], ...]:
+def load_steps(table: str | None) -> tuple[tuple[str, str, str, str], ...]:
     """The dlt log line that begins each part of the load step: (step, starts with,
-    contains, does not end with)."""
+    contains, does not end with); `table` None: the merge of any table."""
     return (
         # a replaced table (a boundary layer) is emptied before its new rows are copied in;
         # a merged one's staging copy is emptied too, which is no step of raw's
         ("load.truncate", "Client for", "will truncate tables", "for staging dataset"),
         ("load.copy", "Will load file", ".parquet", ""),
         ("load.merge", "Will load file", ".sql", ""),
-        ("load.merged", f"Job for {table}.", ".sql completed", ""),
+        ("load.merged", f"Job for {table}." if table else "Job for ", ".sql completed", ""),
         ("load.archived", "All jobs completed, archiving package", "", ""),
     )
 
@@ -41,14 +57,21 @@ def marker(phase: str) -> None:
 
 
 class LoadSteps(logging.Handler):
-    """Prints a marker when dlt's log says a part of the load step begins."""
+    """Prints a marker when dlt's log says a part of the load step begins (once per load
+    step: `reset` when the next one begins)."""
 
-    def __init__(self, table: str = "crimes") -> None:
+    def __init__(self, table: str | None = "crimes") -> None:
         super().__init__(logging.INFO)
         self.seen: set[str] = set()
         self.steps = load_steps(table)
+        self.enabled = True
+
+    def reset(self) -> None:
+        self.seen.clear()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if not self.enabled:
+            return
         message = record.getMessage()
         for step, starts, has, lacks in self.steps:
             if (step not in self.seen and message.startswith(starts) and has in message
@@ -57,21 +80,68 @@ class LoadSteps(logging.Handler):
                 marker(step)
 
 
-def load(base_url: str, pipelines_dir: str, credentials: str, dataset: str = "crimes",
-         **source_args: object) -> None:
-    from pipelines.chicago import dataset_pipeline, dataset_source
-    from pipelines.load import LOADER_FILE_FORMAT
+class PhaseMarkers(NullCollector):
+    """A dlt progress collector (`pipeline.collector`) that prints a marker as each of
+    dlt's steps begins; it counts nothing (NullCollector)."""
 
-    pipeline = dataset_pipeline(dataset, pipelines_dir=pipelines_dir)
+    def __init__(self, table: str) -> None:
+        super().__init__()
+        self.load_steps = LoadSteps(table)
+        self.load_steps.enabled = False  # until this run's load step
+        self.extracted = False
+        self.pending_announced = False
+
+    def on_start_trace_step(self, trace: Any, step: str, pipeline: Any) -> None:
+        if step not in DLT_STEPS:
+            return
+        if step == "extract":
+            self.extracted = True
+        if not self.extracted:  # run_source finishing a package a killed run left
+            if not self.pending_announced:
+                marker("pending")
+                self.pending_announced = True
+            return
+        self.load_steps.reset()
+        self.load_steps.enabled = step == "load"
+        marker(step)
+
+
+def watch(pipeline: Any, table: str) -> Any:
+    """Makes `pipeline` print its step markers; returns it."""
+    markers = PhaseMarkers(table)
+    logging.getLogger("dlt").addHandler(markers.load_steps)
+    pipeline.collector = markers  # dlt's documented progress hook (dlt.pipeline(progress=...))
+    return pipeline
+
+
+def loader_url(database: str, raw_dataset: str) -> str:
+    """The loader's URL in `database`, as the Dagster ingest asset asks for it."""
+    from pulse import roles
+
+    return roles.url("loader", database, raw_dataset=raw_dataset)
+
+
+def without_the_load_lock() -> None:
+    """A fault knob, never used by a normal run of the suite: run_source's warehouse lock
+    does nothing in this process, which shows that the concurrent scenario finds what the
+    lock prevents (tests/reliability/test_concurrent.py)."""
+    import contextlib
+
+    from pulse import locks
+
+    locks.exclusive = lambda *args, **kwargs: contextlib.nullcontext()
+
+
+def load(base_url: str, pipelines_dir: str, database: str, dataset: str = "crimes",
+         lock: bool = True, **source_args: object) -> None:
+    from pipelines.chicago import dataset_pipeline, load_dataset
+
+    if not lock:
+        without_the_load_lock()
+    pipeline = watch(dataset_pipeline(dataset, pipelines_dir=pipelines_dir), dataset)
     source_args.setdefault("backoff_factor", 0)
-    marker("extract")
-    pipeline.extract(dataset_source(dataset, base_url=base_url, **source_args),
-                     loader_file_format=LOADER_FILE_FORMAT)
-    marker("normalize")
-    pipeline.normalize()
-    marker("load")
-    logging.getLogger("dlt").addHandler(LoadSteps(dataset))
-    pipeline.load(credentials=credentials)
+    load_dataset(dataset, pipeline, credentials=loader_url(database, pipeline.dataset_name),
+                 base_url=base_url, **source_args)
     marker("done")
 
 

@@ -177,10 +177,15 @@ class Child:
 
 def strike(
     child: Child, phase: str, delay: float, fault: Callable[[], None] | None = None,
+    occurrence: int = 1,
 ) -> ChildRun:
-    """Waits for `phase`, sleeps `delay` seconds, runs `fault` (default: SIGKILL the
-    child) unless the child has already ended, then waits for the child to end."""
-    began = child.wait_for(phase)
+    """Waits for the `occurrence`-th marker of `phase`, sleeps `delay` seconds, runs `fault`
+    (default: SIGKILL the child) unless the child has already ended, then waits for the
+    child to end."""
+    began = None
+    for _ in range(occurrence):
+        if (began := child.wait_for(phase)) is None:
+            break
     if began is not None:
         while (left := began + delay - time.monotonic()) > 0 and child.proc.poll() is None:
             time.sleep(min(left, 0.005))  # a child that ends meanwhile is not waited for

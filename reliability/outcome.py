@@ -60,12 +60,24 @@ class Outcome:
         self.notes = f"{self.notes}; {text}" if self.notes else text
 
     @property
+    def failed(self) -> bool:
+        """A row lost or duplicated, a failed check, a crash. A skipped scenario did not fail."""
+        return not self.skipped and (bool(self.errors) or any(getattr(self, c) for c in MUST_BE_ZERO))
+
+    @property
     def passed(self) -> bool:
-        return self.skipped or (not self.errors and all(getattr(self, c) == 0 for c in MUST_BE_ZERO))
+        """Ran and failed nothing: a skipped scenario never passed."""
+        return not self.skipped and not self.failed
+
+    @property
+    def result(self) -> str:
+        """What the table says: skipped, pass or FAIL."""
+        return "skipped" if self.skipped else "pass" if self.passed else "FAIL"
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["passed"] = self.passed
+        out["result"] = self.result
         return out
 
 
@@ -78,10 +90,10 @@ def markdown_table(outcomes: list[Outcome]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for o in outcomes:
-        if o.skipped:
+        if o.skipped:  # why it was skipped is in its notes
             lines.append(f"| {o.scenario} | – | – | – | – | – | – | – | skipped | {_cell(o.notes)} |")
             continue
-        result = "pass" if o.passed else "FAIL"
+        result = o.result
         notes = o.notes
         if o.errors:
             notes = f"{notes}; {len(o.errors)} failed checks, first: {o.errors[0]}".lstrip("; ")

@@ -270,6 +270,15 @@ def raw_state_is_one_of(conn: warehouse.Connection, *states: Versions, name: str
     return next((i for i, state in enumerate(states) if held == state), None)
 
 
+def versions_behind(held: Versions, earlier: Versions, later: Versions) -> list[str]:
+    """Keys whose raw version is neither the `earlier` truth's nor the `later` one's: a row
+    missing, or at a version older than one served before the runs began. A key new in
+    `later` may be missing (no run saw it yet), never at another version."""
+    behind = [k for k, v in earlier.items() if held.get(k) not in (v, later.get(k, v))]
+    behind += [k for k in later.keys() - earlier.keys() if held.get(k) not in (None, later[k])]
+    return sorted(behind)
+
+
 def describe_difference(held: Versions, want: Versions) -> str:
     missing = want.keys() - held.keys()
     extra = held.keys() - want.keys()

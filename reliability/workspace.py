@@ -1,11 +1,17 @@
 """Where a scenario runs: a database of its own, its own dlt state and dbt target folder.
 
-While a workspace is open, WAREHOUSE_URL and PG* point at its database, so dlt, dbt
-and anything that asks `pulse.warehouse` follow (as tests/conftest.py and bench/ do);
-closing it restores the environment and drops the database.
+While a workspace is open, WAREHOUSE_URL (the admin's) and PG* point at its database, so
+dlt, dbt and anything that asks `pulse.warehouse` follow (as tests/conftest.py and
+bench/ do); closing it restores the environment and drops the database.
 
-dbt writes to a target folder of the workspace (`--target-path`), never to the
-project's `target/`: other runs on this checkout read that folder.
+Roles are on, as in production: the workspace creates Pulse's roles in its database
+(`pulse.roles.ensure_roles`), every load runs as the loader (`roles.url("loader")`, what
+the Dagster ingest assets pass to `run_source`), the geocoder as the loader too, and dbt
+as the transformer through `pulse build` (which takes the dbt build lock). The checks
+read as the admin (`Workspace.conn`).
+
+dbt writes to a target folder of the workspace (DBT_TARGET_PATH), never to the project's
+`target/`: other runs on this checkout read that folder.
 """
 
 from __future__ import annotations
@@ -13,22 +19,25 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pulse import warehouse
+from pulse import roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
 
 # What Dagster runs (orchestration/defs/dbt.py DBT_BUILD_ARGS): unit tests belong to `make test`.
 DBT_BUILD = ("build", "--exclude-resource-type", "unit_test")
 ENV_KEYS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "WAREHOUSE_URL",
-            "PULSE_WAREHOUSE_DIR", "PULSE_ROLES", "SOURCES__OECD__LEDGER_PATH")
-# Every step runs as the server's admin, with explicit URLs: the suite tests crashes, not
-# privileges, and a fresh server (postgres_restarted's) has no Pulse roles to grant to.
-ADMIN_ENV = {"PULSE_ROLES": "off"}
+            "PULSE_WAREHOUSE_DIR", "PULSE_ROLES", "DBT_TARGET_PATH", "DBT_LOG_PATH",
+            "SOURCES__OECD__LEDGER_PATH")
+# Every step runs as its own role, as in production (a setting of PULSE_ROLES=off in the
+# caller's environment is overridden: the suite proves the production setup).
+ROLES_ENV = {"PULSE_ROLES": "on"}
+PULSE_CLI = str(Path(sys.executable).with_name("pulse"))
 
 
 @dataclass
@@ -37,8 +46,24 @@ class Workspace:
     root: Path  # temporary folder: dlt state, dbt target and logs, child process logs
 
     @property
-    def url(self) -> str:
+    def database(self) -> str:
+        return self.conn.database
+
+    @property
+    def admin_url(self) -> str:
+        """The admin's URL: for the checks and for setting up, never for a load or a build."""
         return self.conn.url()
+
+    def role_url(self, role: str, raw_dataset: str | None = None) -> str:
+        """`role`'s URL in this database, as the Dagster assets ask for it
+        (`WarehouseResource.url`: `pulse.roles.url`)."""
+        from pulse import roles
+
+        return roles.url(role, self.database, raw_dataset=raw_dataset)
+
+    @property
+    def loader_url(self) -> str:
+        return self.role_url("loader", raw_dataset="raw_chicago")
 
     @property
     def pipelines_dir(self) -> Path:
@@ -48,23 +73,25 @@ class Workspace:
     def dbt_target(self) -> Path:
         return self.root / "dbt-target"
 
-    def dbt_command(self, *args: str) -> list[str]:
-        from pulse.dbt import dbt_command
-
-        return dbt_command(*args, "--target-path", str(self.dbt_target),
-                           "--log-path", str(self.root / "dbt-logs"))
+    def dbt_build_command(self, *args: str) -> list[str]:
+        """`pulse build` with Dagster's build arguments and `args`: dbt as the transformer,
+        holding the dbt build lock (pulse.dbt.BUILD_LOCK), as the Dagster dbt asset does."""
+        return [PULSE_CLI, *DBT_BUILD, *args]
 
     def dbt_build(self, *args: str) -> subprocess.CompletedProcess:
         """`dbt build` (as Dagster runs it) against this database; not checked."""
-        return subprocess.run(self.dbt_command(*DBT_BUILD, *args), cwd=PROJECT_ROOT,
+        return subprocess.run(self.dbt_build_command(*args), cwd=PROJECT_ROOT,
                               capture_output=True, text=True, env=self.env())
 
     def env(self) -> dict[str, str]:
-        """The environment of a child process: this database in WAREHOUSE_URL and PG*."""
+        """The environment of a child process: this database in WAREHOUSE_URL (the admin's,
+        from which each step asks for its role) and PG*, roles on, dbt's folders here."""
         env = dict(os.environ)
         env.update(self.conn.libpq_env())
-        env.update(ADMIN_ENV)
-        env["WAREHOUSE_URL"] = self.url
+        env.update(ROLES_ENV)
+        env["WAREHOUSE_URL"] = self.admin_url
+        env["DBT_TARGET_PATH"] = str(self.dbt_target)
+        env["DBT_LOG_PATH"] = str(self.root / "dbt-logs")
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -80,22 +107,23 @@ class Workspace:
         from pipelines.chicago import load_dataset
 
         source_args.setdefault("backoff_factor", 0)
-        return load_dataset(name, self.pipeline(name), credentials=self.url, base_url=base_url,
-                            **source_args)
+        return load_dataset(name, self.pipeline(name), credentials=self.loader_url,
+                            base_url=base_url, **source_args)
 
     def load_all(self, base_url: str, **source_args: object):
         """One normal run of every declared dataset (`load_chicago`, a pipeline each)."""
         from pipelines.chicago import load_chicago
 
         source_args.setdefault("backoff_factor", 0)
-        return load_chicago(credentials=self.url, pipelines_dir=self.pipelines_dir, base_url=base_url,
-                            **source_args)
+        return load_chicago(credentials=self.loader_url, pipelines_dir=self.pipelines_dir,
+                            base_url=base_url, **source_args)
 
     def geocode(self):
-        """The geocoder over this database's raw tables, as the geocoded_points asset runs it."""
+        """The geocoder over this database's raw tables, as the geocoded_points asset runs it
+        (as the loader: it owns raw_chicago, where the lookup table lives)."""
         from pipelines.geo import geocode
 
-        return geocode(self.url)
+        return geocode(self.loader_url)
 
     def build(self, *args: str) -> subprocess.CompletedProcess:
         """What follows a load: geocode the new points, then `dbt build` (not checked)."""
@@ -122,16 +150,14 @@ def workspace(name: str, keep: bool = False) -> Iterator[Workspace]:
     root = Path(tempfile.mkdtemp(prefix=f"pulse-reliability-{name}-"))
     warehouse.drop_database(database)
     conn = warehouse.create_database(database)
-    os.environ.update(conn.libpq_env())
-    os.environ.update(ADMIN_ENV)
-    os.environ["WAREHOUSE_URL"] = conn.url()
+    _enter(conn, root)
     _private_oecd_ledger(root)
     try:
         yield Workspace(conn, root)
     finally:
         _restore(saved)
         try:
-            warehouse.drop_database(database)
+            roles.drop_database(database)  # and the roles named after it
         finally:
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
@@ -143,6 +169,17 @@ def _private_oecd_ledger(root: Path) -> None:
     from pipelines.oecd.budget import ledger_path
 
     os.environ["SOURCES__OECD__LEDGER_PATH"] = str(ledger_path(root / "dlt"))
+
+
+def _enter(conn: warehouse.Connection, root: Path) -> None:
+    """Points this process at `conn`'s database (as the admin, roles on) and creates Pulse's
+    roles there: what `pulse db roles` does once on a new warehouse."""
+    os.environ.update(conn.libpq_env())
+    os.environ.update(ROLES_ENV)
+    os.environ["WAREHOUSE_URL"] = conn.url()
+    os.environ["DBT_TARGET_PATH"] = str(root / "dbt-target")
+    os.environ["DBT_LOG_PATH"] = str(root / "dbt-logs")
+    roles.ensure_roles(conn.database)
 
 
 def _restore(saved: dict[str, str | None]) -> None:
@@ -164,14 +201,13 @@ def private_server(name: str, keep: bool = False) -> Iterator[Workspace]:
     saved = {k: os.environ.get(k) for k in ENV_KEYS}
     root = Path(tempfile.mkdtemp(prefix=f"pulse-reliability-{name}-"))
     os.environ.pop("WAREHOUSE_URL", None)
-    os.environ.update(ADMIN_ENV)
     os.environ["PULSE_WAREHOUSE_DIR"] = str(root / "server")
     (root / "server").mkdir()
     _private_oecd_ledger(root)
     try:
         conn = warehouse.create_database(f"pulse_reliability_{name}")
-        os.environ.update(conn.libpq_env())
-        os.environ.update(ADMIN_ENV)
+        _enter(conn, root)
+        os.environ.pop("WAREHOUSE_URL", None)  # warehouse.stop() acts on embedded servers only
         yield Workspace(conn, root)
     finally:
         try:

@@ -122,7 +122,7 @@ def bad_data(ctx: Context) -> Outcome:
         paths = {}
         for name in (*ROW_TABLES, *verify.BOUNDARY_TABLES):
             pipeline = ws.pipeline(name)
-            load_dataset(name, pipeline, credentials=ws.url, base_url=api.url, page_size=500,
+            load_dataset(name, pipeline, credentials=ws.loader_url, base_url=api.url, page_size=500,
                          backoff_factor=0)
             paths[name] = row_paths(pipeline).get(name, {})
         build = ws.build()

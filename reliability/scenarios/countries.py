@@ -24,15 +24,13 @@ per (country, indicator, year) computed from the truth (rows in marts); the mart
 are tested against the same universe in tests/dbt.
 
 Kills run `python -m reliability.scenarios.countries load '{json}'`: the load of the
-World Bank or of one OECD dataflow with dlt's extract, normalize and load called one by
-one and a marker printed before each, as reliability.child does for the Chicago
-datasets (same markers, same LoadSteps inside the load step).
+World Bank or of one OECD dataflow through `run_source` as the loader, with the step
+markers of reliability.child (its dlt progress collector and LoadSteps).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import random
 import sys
 from collections import Counter
@@ -282,12 +280,14 @@ def check_enriched(ws: Workspace, universe: Any, trial: Trial) -> int:
 def load(ws: Workspace, api: Any, target: str, **overrides: Any) -> Any:
     """One normal run of `target` (the World Bank, or one OECD dataflow) in this workspace."""
     if target == WORLDBANK:
-        return load_worldbank(credentials=ws.url, pipelines_dir=ws.pipelines_dir,
+        return load_worldbank(credentials=ws.role_url("loader", "raw_worldbank"),
+                              pipelines_dir=ws.pipelines_dir,
                               base_url=api.worldbank_url, **{**WB_CLIENT, **overrides})
     from pipelines.oecd import dataflow_pipeline
 
     name = target.removeprefix("oecd.")
-    return load_dataflow(name, dataflow_pipeline(name, ws.pipelines_dir), credentials=ws.url,
+    return load_dataflow(name, dataflow_pipeline(name, ws.pipelines_dir),
+                         credentials=ws.role_url("loader", "raw_oecd"),
                          base_url=api.oecd_url, **{**OECD_CLIENT, **overrides})
 
 
@@ -431,7 +431,7 @@ KILL_SIZES = {
 
 
 def load_child(ws: Workspace, api: Any, log_name: str, target: str) -> Child:
-    args = {"target": target, "pipelines_dir": str(ws.pipelines_dir), "credentials": ws.url,
+    args = {"target": target, "pipelines_dir": str(ws.pipelines_dir), "database": ws.database,
             "base_url": api.worldbank_url if target == WORLDBANK else api.oecd_url}
     env = {**ws.env(), "RUNTIME__LOG_LEVEL": "INFO"}  # dlt's log marks the load's steps
     argv = [sys.executable, "-m", "reliability.scenarios.countries", "load", json.dumps(args)]
@@ -575,7 +575,8 @@ def country_oecd_budget(ctx: Context) -> Outcome:
             before = {t: read_raw(ws.conn, t).rows for t in targets}
             sent, fired = len(_oecd_data(api)), injected(api)
             try:
-                load_oecd(credentials=ws.url, pipelines_dir=ws.pipelines_dir, base_url=api.oecd_url, **client)
+                load_oecd(credentials=ws.role_url("loader", "raw_oecd"), pipelines_dir=ws.pipelines_dir,
+                          base_url=api.oecd_url, **client)
                 trial.landed = "completed"
                 check(ws, universe, trial, targets, what="a completed run")
             except OecdBudgetExceeded as err:
@@ -612,7 +613,8 @@ def country_oecd_budget(ctx: Context) -> Outcome:
         faults.reset()
         final = Trial(seed=ctx.trial_seed(99), fault="none", target="final: an hour later", counted=False)
         try:
-            load_oecd(credentials=ws.url, pipelines_dir=ws.pipelines_dir, base_url=api.oecd_url, **client)
+            load_oecd(credentials=ws.role_url("loader", "raw_oecd"), pipelines_dir=ws.pipelines_dir,
+                      base_url=api.oecd_url, **client)
         except OecdError as err:
             final.errors.append(f"the run an hour later failed: {str(err)[:300]}")
         counts = check(ws, universe, final, targets, what="the run an hour later")
@@ -662,31 +664,29 @@ def _an_hour_passed(ledger: RequestLedger, api: Any) -> None:
 # --- the child a kill strikes -----------------------------------------------------------
 
 
-def child_load(target: str, base_url: str, pipelines_dir: str, credentials: str) -> None:
-    """The load of `target`, dlt's steps one by one with a marker before each (reliability.child)."""
-    from pipelines.load import LOADER_FILE_FORMAT
-    from reliability.child import LoadSteps, marker
+def child_load(target: str, base_url: str, pipelines_dir: str, database: str) -> None:
+    """The load of `target` through run_source, as the loader, with the step markers of
+    reliability.child."""
+    from pipelines.load import raw_dataset, run_source
+    from reliability.child import loader_url, marker, watch
 
     if target == WORLDBANK:
-        from pipelines.worldbank import worldbank_pipeline, worldbank_source
+        from pipelines.worldbank import explain_failure, worldbank_pipeline, worldbank_source
 
-        pipeline = worldbank_pipeline(pipelines_dir)
-        source, table = worldbank_source(base_url=base_url, backoff_factor=0), "indicator_values"
+        pipeline = watch(worldbank_pipeline(pipelines_dir), "indicator_values")
+        # what the worldbank_ingest asset runs: run_source(pipeline, source, explain=...)
+        run_source(pipeline, worldbank_source(base_url=base_url, backoff_factor=0),
+                   credentials=loader_url(database, raw_dataset("worldbank")),
+                   explain=explain_failure)
     else:
-        from pipelines.oecd import dataflow_pipeline, dataflow_source
+        from pipelines.oecd import dataflow_pipeline
 
         table = target.removeprefix("oecd.")
-        pipeline = dataflow_pipeline(table, pipelines_dir)
-        source = dataflow_source(table, base_url=base_url, backoff_factor=0,
-                                 requests_per_hour=UNLIMITED, min_seconds_between_requests=0,
-                                 overlap_seconds=0, ledger_path=str(oecd_ledger_path(pipelines_dir)))
-    marker("extract")
-    pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT)
-    marker("normalize")
-    pipeline.normalize()
-    marker("load")
-    logging.getLogger("dlt").addHandler(LoadSteps(table))
-    pipeline.load(credentials=credentials)
+        pipeline = watch(dataflow_pipeline(table, pipelines_dir), table)
+        load_dataflow(table, pipeline, credentials=loader_url(database, raw_dataset("oecd")),
+                      base_url=base_url, backoff_factor=0, requests_per_hour=UNLIMITED,
+                      min_seconds_between_requests=0, overlap_seconds=0,
+                      ledger_path=str(oecd_ledger_path(pipelines_dir)))
     marker("done")
 
 

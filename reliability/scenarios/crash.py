@@ -27,7 +27,7 @@ from reliability.kill import FINISHED, Child, ChildRun, strike
 from reliability.outcome import Outcome, Trial
 from reliability.portal import BOUNDARY_TABLES, OTHER_ROW_TABLES, ROW_TABLES, Portal
 from reliability.scenarios import Context, scenario
-from reliability.workspace import DBT_BUILD, Workspace, dbt_failure, private_server, workspace
+from reliability.workspace import Workspace, dbt_failure, private_server, workspace
 from sample_api import SampleApi
 
 LOAD_PHASES = ("extract", "normalize", "load")
@@ -74,7 +74,7 @@ def revise(portal: Portal, size: Size, seed: int, name: str = "crimes") -> tuple
 
 
 def load_child(ws: Workspace, api: SampleApi, name: str, dataset: str = "crimes") -> Child:
-    args = {"base_url": api.url, "pipelines_dir": str(ws.pipelines_dir), "credentials": ws.url,
+    args = {"base_url": api.url, "pipelines_dir": str(ws.pipelines_dir), "database": ws.database,
             "dataset": dataset}
     env = {**ws.env(), "RUNTIME__LOG_LEVEL": "INFO"}  # dlt's log marks the load's steps
     return Child.python("load", args, env, ws.root / f"{name}.log")
@@ -434,7 +434,7 @@ def in_flight(run: ChildRun) -> list[str]:
 
 
 def dbt_child(ws: Workspace, name: str) -> Child:
-    argv = ws.dbt_command(*DBT_BUILD, "--no-use-colors")
+    argv = ws.dbt_build_command("--no-use-colors")
     return Child(argv, ws.env(), ws.root / f"{name}.log", parse=dbt_marker)
 
 

@@ -29,6 +29,14 @@ def test_an_outcome_sums_its_trials_and_fails_on_loss():
     assert "| y | – |" in table and "skipped" in table
 
 
+def test_a_skipped_scenario_is_reported_skipped_never_passed():
+    skipped = Outcome("y", skipped=True, notes="WAREHOUSE_URL is set: the server is not ours to stop")
+    assert (skipped.passed, skipped.failed, skipped.result) == (False, False, "skipped")
+    assert skipped.to_json()["result"] == "skipped" and not skipped.to_json()["passed"]
+    row = markdown_table([skipped]).splitlines()[-1]
+    assert "| skipped | WAREHOUSE_URL is set" in row and "pass" not in row
+
+
 @pytest.fixture
 def fake_scenarios():
     @scenario("fake_clean", order=1)
@@ -47,8 +55,12 @@ def fake_scenarios():
     def crashing(ctx: Context) -> Outcome:
         raise RuntimeError("boom")
 
+    @scenario("fake_skipped", order=4)
+    def skipped(ctx: Context) -> Outcome:
+        return Outcome("fake_skipped", skipped=True, notes="no server of ours to stop")
+
     yield
-    for name in ("fake_clean", "fake_lossy", "fake_crashing"):
+    for name in ("fake_clean", "fake_lossy", "fake_crashing", "fake_skipped"):
         SCENARIOS.pop(name, None)
 
 
@@ -65,6 +77,28 @@ def test_cli_writes_the_table_and_json_and_fails_on_a_lost_row(fake_scenarios, t
     crashed = json.loads((tmp_path / "latest.json").read_text())["scenarios"][0]
     assert crashed["errors"] == ["scenario crashed: RuntimeError: boom"]
     assert "| fake_crashing |" in capsys.readouterr().out
+
+
+def test_cli_lists_a_skipped_scenario_as_skipped_not_passed(fake_scenarios, tmp_path, capsys):
+    assert main(["--only", "fake_clean,fake_skipped", "--out", str(tmp_path)]) == 0  # nothing failed
+    result = json.loads((tmp_path / "latest.json").read_text())
+    assert (result["passed"], result["skipped"], result["failed"]) == (False, ["fake_skipped"], [])
+    row = next(r for r in result["scenarios"] if r["scenario"] == "fake_skipped")
+    assert (row["result"], row["passed"]) == ("skipped", False)
+    assert "| fake_skipped | – | – | – | – | – | – | – | skipped | no server of ours to stop |" \
+        in (tmp_path / "latest.md").read_text()
+    out = capsys.readouterr().out
+    assert "fake_skipped: skipped" in out and "skipped, not passed: fake_skipped" in out
+    # an older results file that called a skipped scenario passed is corrected on --merge
+    old = json.loads((tmp_path / "latest.json").read_text())
+    for r in old["scenarios"]:
+        r.pop("result")
+        r["passed"] = True
+    (tmp_path / "latest.json").write_text(json.dumps(old))
+    assert main(["--only", "fake_clean", "--merge", "--out", str(tmp_path)]) == 0
+    merged = json.loads((tmp_path / "latest.json").read_text())
+    kept = next(r for r in merged["scenarios"] if r["scenario"] == "fake_skipped")
+    assert (kept["result"], kept["passed"]) == ("skipped", False)
 
 
 def test_cli_refuses_an_unknown_scenario(capsys):
