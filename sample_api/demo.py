@@ -140,7 +140,7 @@ def run_demo(rows: int, revision_share: float) -> int:
         "  make demo        again: applies one more revision batch and loads only the delta\n"
         "  .venv/bin/pulse dev     the Dagster UI (asset graph, checks) on http://127.0.0.1:3000\n"
         "  .venv/bin/pulse docs    the dbt docs site on http://127.0.0.1:8080\n"
-        "  .venv/bin/pulse db psql a psql shell on the warehouse"
+        "  .venv/bin/pulse db psql psql as the analyst (--role admin for all)"
     )
     return 0
 
