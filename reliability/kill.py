@@ -104,6 +104,10 @@ class Child:
     """A process in its own process group whose stdout lines are timestamped as they come;
     `parse` turns a line into a phase name (or None)."""
 
+    # Children not yet finished: `kill_unfinished` ends them when a scenario is cut short
+    # (a crash, a test timeout), so none goes on writing into a dropped database.
+    unfinished: set[Child] = set()
+
     def __init__(self, argv: list[str], env: dict[str, str], log: Path,
                  parse: Parser = child_marker) -> None:
         self.log = log
@@ -114,6 +118,7 @@ class Child:
             argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=self._stderr,
             text=True, start_new_session=True,  # its own process group: the kill takes its helpers too
         )
+        Child.unfinished.add(self)
         self._events: queue.Queue[tuple[str, float] | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -162,6 +167,7 @@ class Child:
             pass
 
     def finish(self, timeout: float = 600) -> ChildRun:
+        Child.unfinished.discard(self)
         try:
             self.run.returncode = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -173,6 +179,15 @@ class Child:
         (self.log.parent / (self.log.name + ".out")).write_text("\n".join(t for t, _ in self.run.lines))
         self.run.stderr = self.log.read_text(errors="replace")[-4000:]
         return self.run
+
+
+def kill_unfinished() -> int:
+    """SIGKILLs every child not finished (and its process group); returns how many."""
+    children = list(Child.unfinished)
+    for child in children:
+        child.kill()
+        Child.unfinished.discard(child)
+    return len(children)
 
 
 def strike(

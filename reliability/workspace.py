@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pulse import roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
+from reliability.kill import kill_unfinished
 
 # What Dagster runs (orchestration/defs/dbt.py DBT_BUILD_ARGS): unit tests belong to `make test`.
 DBT_BUILD = ("build", "--exclude-resource-type", "unit_test")
@@ -155,6 +156,7 @@ def workspace(name: str, keep: bool = False) -> Iterator[Workspace]:
     try:
         yield Workspace(conn, root)
     finally:
+        kill_unfinished()  # a scenario cut short leaves no child writing here
         _restore(saved)
         try:
             roles.drop_database(database)  # and the roles named after it
@@ -210,6 +212,7 @@ def private_server(name: str, keep: bool = False) -> Iterator[Workspace]:
         os.environ.pop("WAREHOUSE_URL", None)  # warehouse.stop() acts on embedded servers only
         yield Workspace(conn, root)
     finally:
+        kill_unfinished()
         try:
             start_embedded()  # a scenario may leave it stopped; stopped servers need no stop
             warehouse.stop()

@@ -111,12 +111,14 @@ def fresh_raw(warehouse_db, tmp_path):
 # The slowest files (measured with --durations), queued first: pytest-xdist hands out
 # files in collection order, so the long ones start early and the workers end together.
 SLOWEST_FIRST = (
+    "tests/reliability/test_dagster_killed.py",
     "tests/reliability/test_crash.py",
     "tests/bench/test_suite_runs.py",
     "tests/bench/test_countries_bench.py",
     "tests/reliability/test_countries.py",
     "tests/orchestration/test_countries.py",
     "tests/reliability/test_api_and_bad_data.py",
+    "tests/reliability/test_concurrent.py",
     "tests/orchestration/test_guards.py",
     "tests/dbt/test_chicago_reports.py",
     "tests/dbt/test_marts.py",

@@ -17,6 +17,8 @@ SEED = 20255
 pytestmark = pytest.mark.usefixtures("warehouse_db")
 
 
+# Four runs of the whole job, each step a process of its own: about 15 minutes on two cores.
+@pytest.mark.timeout(2700)
 def test_a_dagster_run_killed_mid_ingest_and_mid_dbt_then_run_again_loses_nothing():
     outcome = scenarios.run("dagster_killed", Context(scale="small", seed=SEED))
     assert not outcome.errors, outcome.errors

@@ -5,7 +5,7 @@ import sys
 import time
 
 from reliability.child import describe
-from reliability.kill import FINISHED, Child, ChildRun, strike
+from reliability.kill import FINISHED, Child, ChildRun, kill_unfinished, strike
 from reliability.scenarios.crash import dbt_marker, in_flight
 
 # Prints a phase marker, then works (sleeps) in it: a, b, c, then done.
@@ -42,6 +42,15 @@ def test_a_fault_that_does_not_kill_is_placed_by_the_markers_before_it(tmp_path)
     assert struck and not run.killed
     assert run.landed == "a"  # the child went on to finish; the fault hit it in `a`
     assert run.returncode == 0
+
+
+def test_a_scenario_cut_short_leaves_no_child_running(tmp_path):
+    waiting = Child([sys.executable, "-c", "import time; time.sleep(60)"], env={},
+                    log=tmp_path / "waiting.log")
+    done = child(tmp_path)
+    done.finish()
+    assert kill_unfinished() == 1  # the finished one is not struck again
+    assert waiting.proc.wait(timeout=10) == -9
 
 
 def test_dbt_log_lines_give_the_phase_and_the_nodes_in_flight():
