@@ -221,8 +221,10 @@ def slow_older_snapshot(ws: Workspace, api: SampleApi, portal: Portal, name: str
                 trial.errors.append("run A never asked for its page")
             run_b = start_load(ws, api, name, f"snapshot-{seed}-b", lock)
             trial.counted = run_a.proc.poll() is None  # B started while A was busy
-            # until B is at the lock A holds (or, with no lock, B is done)
-            wait_until(lambda: sessions_at_lock(ws, name) >= 2 or run_b.proc.poll() is not None,
+            # until B found the lock A holds and said so (or, with no lock, B is done);
+            # B's session shows at the lock as soon as it connects, before it tries the
+            # lock, so only its log says it really waited
+            wait_until(lambda: waited_at_lock(run_b) or run_b.proc.poll() is not None,
                        SNAPSHOT_HOLD_SECONDS / 2)
             b_waited = run_b.proc.poll() is None and sessions_at_lock(ws, name) >= 2
             release.set()
