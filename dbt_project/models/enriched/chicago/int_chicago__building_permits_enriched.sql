@@ -10,6 +10,8 @@
         indexes=[
             {'columns': ['permit_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
         ],
     )
 }}
@@ -17,9 +19,7 @@
 with
 
 permits as (
-    select * from {{ ref('stg_chicago__building_permits') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__building_permits'), 'permit_id') }}
 ),
 
 enriched as (

@@ -10,10 +10,12 @@
     rows the portal stamped late (the overlap window re-reads them) and every
     row of a raw table that was reloaded from scratch.
 
-    A row is also rebuilt when its coordinates were geocoded after this table's
-    last build (a boundary layer changed), so its ZIP and area follow. The
-    second pre-hook gives a table built before geocoding existed an empty
-    geocoded_at: every located row is then rebuilt once, with its ZIP and area.
+    A row already built is rebuilt only when the geocoder answered its
+    coordinates anew after this table's last build (a boundary layer moved
+    them, or they were located late), so its ZIP and area follow; a refresh
+    where that did not happen reads the new loads alone (new_or_relocated,
+    macros/geo.sql). The second pre-hook gives a table built before geocoding
+    existed an empty geocoded_at: every located row is then rebuilt once.
 
     ZIP code and community area (number, name, side) come from the
     coordinates, as in every enriched point model (geo_joins / geo_columns,
@@ -37,6 +39,8 @@
         indexes=[
             {'columns': ['crime_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
         ],
     )
 }}
@@ -44,9 +48,7 @@
 with
 
 crimes as (
-    select * from {{ ref('stg_chicago__crimes') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__crimes'), 'crime_id') }}
 ),
 
 fbi_crime_codes as (

@@ -15,6 +15,8 @@
         indexes=[
             {'columns': ['inspection_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
         ],
     )
 }}
@@ -22,9 +24,7 @@
 with
 
 inspections as (
-    select * from {{ ref('stg_chicago__food_inspections') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__food_inspections'), 'inspection_id') }}
 ),
 
 enriched as (

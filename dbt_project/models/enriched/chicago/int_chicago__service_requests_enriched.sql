@@ -1,7 +1,7 @@
 {#
     311 requests with their ZIP code and community area (from coordinates),
     and how long each took to close. Incremental like the crimes: new loads, and rows whose
-    coordinates were geocoded again (new_or_relocated in macros/geo.sql).
+    coordinates the geocoder answered anew (new_or_relocated in macros/geo.sql).
 #}
 
 {{
@@ -14,6 +14,8 @@
         indexes=[
             {'columns': ['service_request_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
         ],
     )
 }}
@@ -21,9 +23,7 @@
 with
 
 requests as (
-    select * from {{ ref('stg_chicago__service_requests') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__service_requests'), 'service_request_id') }}
 ),
 
 enriched as (

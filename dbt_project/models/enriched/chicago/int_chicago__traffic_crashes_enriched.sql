@@ -10,6 +10,8 @@
         indexes=[
             {'columns': ['crash_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
         ],
     )
 }}
@@ -17,9 +19,7 @@
 with
 
 crashes as (
-    select * from {{ ref('stg_chicago__traffic_crashes') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__traffic_crashes'), 'crash_id') }}
 ),
 
 enriched as (
