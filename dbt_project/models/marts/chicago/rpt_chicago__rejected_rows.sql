@@ -46,9 +46,22 @@ rejected as (
         where reject_reason is not null
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
+),
+
+{# The published types, as the contract declares them (_chicago__models.yml). #}
+final as (
+    select
+        dataset::text as dataset,
+        record_id::text as record_id,
+        stage::text as stage,
+        reject_reason::text as reject_reason,
+        record::text as record,
+        updated_at::timestamptz as updated_at,
+        loaded_at::timestamptz as loaded_at
+    from rejected
 )
 
-select * from rejected
+select * from final
 {% if is_incremental() %}
     -- noqa: disable=LT02,RF02
     where loaded_at > (
