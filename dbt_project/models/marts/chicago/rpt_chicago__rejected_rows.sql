@@ -5,7 +5,13 @@
     not a number, an event date that does not parse). A log: each rejected
     version stays listed, so it is appended per load (loaded_at).
 #}
-{{ config(materialized='incremental') }}
+{#
+    An incremental model with an enforced contract must say what a change of
+    its columns does: 'fail', so a build whose columns differ from the
+    table's stops instead of altering the published log
+    (docs/reports.md#report-marts-are-contracts).
+#}
+{{ config(materialized='incremental', on_schema_change='fail') }}
 
 {#- (dataset, staging model, its key, the raw key the rejects table keeps) -#}
 {% set datasets = [
