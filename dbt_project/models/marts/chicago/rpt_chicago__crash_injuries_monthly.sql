@@ -19,6 +19,21 @@ summarised as (
         sum(injuries_fatal) as fatalities
     from crashes
     group by crashed_month, community_area_number, community_area_name
+),
+
+{# The published types, as the contract declares them (_chicago__models.yml). #}
+final as (
+    select
+        crashed_month::date as crashed_month,
+        community_area_number::integer as community_area_number,
+        community_area_name::text as community_area_name,
+        crash_count::bigint as crash_count,
+        crashes_with_injuries::bigint as crashes_with_injuries,
+        injuries_total::bigint as injuries_total,
+        injuries_incapacitating::bigint as injuries_incapacitating,
+        fatal_crashes::bigint as fatal_crashes,
+        fatalities::bigint as fatalities
+    from summarised
 )
 
-select * from summarised
+select * from final

@@ -84,12 +84,13 @@ last_year as (
     from rolling_windows
 ),
 
+{# The published types, as the contract declares them (_chicago__models.yml). #}
 final as (
     select
-        crime_date,
+        crime_date::date as crime_date,
         crime_count::bigint as crime_count,
-        round(moving_avg_7d, 2) as moving_avg_7d,
-        round(moving_avg_28d, 2) as moving_avg_28d,
+        round(moving_avg_7d, 2)::numeric as moving_avg_7d,
+        round(moving_avg_28d, 2)::numeric as moving_avg_28d,
         crime_count_28d::bigint as crime_count_28d,
         crime_count_28d_last_year::bigint as crime_count_28d_last_year,
         round(
@@ -97,7 +98,7 @@ final as (
             / nullif(crime_count_28d_last_year, 0)
             - 1,
             4
-        ) as change_vs_last_year
+        )::numeric as change_vs_last_year
     from last_year
 )
 

@@ -30,27 +30,28 @@ monthly_by_area as (
         community_area_id
 ),
 
+{# The published types, as the contract declares them (_chicago__models.yml). #}
 final as (
     select
-        monthly_by_area.occurred_month,
-        monthly_by_area.community_area_id,
+        monthly_by_area.occurred_month::date as occurred_month,
+        monthly_by_area.community_area_id::integer as community_area_id,
         coalesce(
             community_areas.community_area_name, 'Unknown'
-        ) as community_area_name,
-        community_areas.side,
-        monthly_by_area.crime_count,
-        monthly_by_area.arrest_count,
+        )::text as community_area_name,
+        community_areas.side::text as side,
+        monthly_by_area.crime_count::bigint as crime_count,
+        monthly_by_area.arrest_count::bigint as arrest_count,
         round(
             monthly_by_area.arrest_count::numeric / monthly_by_area.crime_count,
             4
-        ) as arrest_rate,
+        )::numeric as arrest_rate,
         round(
             monthly_by_area.domestic_count::numeric
             / monthly_by_area.crime_count,
             4
-        ) as domestic_share,
-        monthly_by_area.violent_count,
-        monthly_by_area.property_count
+        )::numeric as domestic_share,
+        monthly_by_area.violent_count::bigint as violent_count,
+        monthly_by_area.property_count::bigint as property_count
     from monthly_by_area
     left join community_areas
         on monthly_by_area.community_area_id = community_areas.community_area_id

@@ -26,6 +26,17 @@ counted as (
     left join community_areas
         on records.community_area_number = community_areas.community_area_id
     group by 1, 2, 3, 4
+),
+
+{# The published types, as the contract declares them (_chicago__models.yml). #}
+final as (
+    select
+        dataset::text as dataset,
+        month::date as month,
+        community_area_number::integer as community_area_number,
+        community_area_name::text as community_area_name,
+        record_count::bigint as record_count
+    from counted
 )
 
-select * from counted
+select * from final

@@ -19,6 +19,17 @@ counted as (
         count(*) as record_count
     from records
     group by dataset, month, zip_code
+),
+
+{# The published types, as the contract declares them (_chicago__models.yml). #}
+final as (
+    select
+        dataset::text as dataset,
+        month::date as month,
+        zip_code::text as zip_code,
+        is_located::boolean as is_located,
+        record_count::bigint as record_count
+    from counted
 )
 
-select * from counted
+select * from final
