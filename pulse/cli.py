@@ -149,12 +149,13 @@ def cmd_reports(args: argparse.Namespace) -> int:
     from pulse.reports import ReportError, export_all, reports_dir, write_index
 
     # As the analyst, who may run this with only its own URL (PULSE_ANALYST_URL);
-    # prepare_dbt may run `dbt parse`, which reads the PG* variables but connects to nothing.
+    # prepare_dbt may run `dbt parse`, which reads the PG* variables but connects to nothing,
+    # as a reader: the builds' partial parse stays theirs.
     roles.export_env("analyst")
     out_dir = Path(args.out).resolve() if args.out else reports_dir()
     step(f"exporting the report marts to {out_dir}")
     try:
-        written, failed = export_all(prepare_dbt(), out_dir)
+        written, failed = export_all(prepare_dbt(reader=True), out_dir)
     except ReportError as err:  # no manifest
         written, failed = [], [err]
     for report in written:
@@ -200,8 +201,9 @@ def write_dagster_yaml(home: Path) -> Path:
 def cmd_dev(args: argparse.Namespace) -> int:
     from pulse.dbt import prepare_dbt
 
-    export_dbt_env()  # Dagster's dbt runs as the transformer; dlt asks for the loader itself
-    prepare_dbt()
+    # Dagster's dbt runs as the transformer; dlt asks for the loader itself. The manifest is
+    # parsed as the transformer too, so that every run's dbt reuses that parse.
+    prepare_dbt(conn=export_dbt_env())
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster"))
     write_dagster_yaml(Path(os.environ["DAGSTER_HOME"]))
     dagster = Path(sys.executable).with_name("dagster")
