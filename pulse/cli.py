@@ -17,8 +17,10 @@ from pulse import locks, roles, warehouse
 from pulse.dbt import (
     BUILD_LOCK,
     BUILDING_COMMANDS,
+    DBT_ROLE,
     check_before_build,
     dbt_command,
+    dbt_env,
     export_dbt_env,
     target_dir,
 )
@@ -75,8 +77,12 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "url":
         print(roles.url(args.role))
     elif args.action == "env":
-        # eval "$(pulse db env)" points psql and a bare `dbt` at the warehouse.
-        for key, value in roles.connection(args.role).libpq_env().items():
+        # eval "$(pulse db env)" points psql and a bare `dbt` at the warehouse; as the
+        # transformer, with every variable `pulse build` gives dbt, so that a bare dbt
+        # reuses the same parse (pulse/dbt.py, PARSE_VARIABLES).
+        conn = roles.connection(args.role)
+        variables = dbt_env(conn) if args.role == DBT_ROLE else conn.libpq_env()
+        for key, value in variables.items():
             # quoted for the shell: a ' or $( in a password stays a password under eval
             print(f"export {key}={shlex.quote(value)}")
     elif args.action == "psql":

@@ -3,7 +3,8 @@
 dbt reuses its last parse (partial_parse.msgpack in the target folder) only if the profile
 it renders hashes as it did then (host, port, user, database, schema: pulse/dbt.py,
 PARSE_VARIABLES). `make manifest` runs in a shell without the PG* variables; the Dagster dbt
-asset and `pulse build` run as the transformer. Before they were parsed alike, each of them
+asset, `pulse build` and a bare dbt after `pulse db env --role transformer` run as the
+transformer. Before they were parsed alike, each of them
 logged "Unable to do partial parsing because profile has changed" and parsed the whole
 project again (the Dagster asset at every run: dagster-dbt copies the prepared parse into
 each run's target folder and never writes it back).
@@ -76,7 +77,7 @@ def assert_warm(log: str) -> None:
     assert WARM in log
 
 
-def test_dagster_and_pulse_build_reuse_the_parse_make_manifest_left(prepared, tmp_path):
+def test_dagster_pulse_build_and_a_bare_dbt_reuse_the_parse_make_manifest_left(prepared, tmp_path):
     from orchestration.defs.dbt import dbt_models
     from orchestration.lib.resources import resources
 
@@ -92,10 +93,21 @@ def test_dagster_and_pulse_build_reuse_the_parse_make_manifest_left(prepared, tm
     assert_warm(dagster_log.read_text())
 
     build = subprocess.run([PULSE, "build", "--select", SEED, "--exclude-resource-type", "test"],
-                           env=shell_env(DBT_LOG_PATH=str(tmp_path)), capture_output=True,
+                           env=shell_env(DBT_LOG_PATH=str(tmp_path / "cli")), capture_output=True,
                            text=True)
     assert build.returncode == 0, build.stdout[-3000:]
-    assert_warm((tmp_path / "dbt.log").read_text())
+    assert_warm((tmp_path / "cli" / "dbt.log").read_text())
+
+    # A bare dbt, as profiles.yml says: after `eval "$(pulse db env --role transformer)"`.
+    bare = subprocess.run(
+        ["bash", "-c", 'eval "$(pulse db env --role transformer)" && exec dbt "$@"', "-",
+         "ls", "--select", SEED, "--project-dir", str(PROJECT_ROOT),
+         "--profiles-dir", str(PROJECT_ROOT)],
+        env=shell_env(DBT_LOG_PATH=str(tmp_path / "bare"),
+                      PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"),
+        capture_output=True, text=True)
+    assert bare.returncode == 0, bare.stdout[-3000:] + bare.stderr[-3000:]
+    assert_warm((tmp_path / "bare" / "dbt.log").read_text())
 
     # The password stays in the environment: in no artifact (the parse never had it), no log.
     leaked = [str(path) for folder in (target, tmp_path) for path in folder.rglob("*")
