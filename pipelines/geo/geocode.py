@@ -121,8 +121,11 @@ def _geocode(conn: psycopg.Connection, wanted: dict[str, tuple[str, str]]) -> Ge
     started = time.perf_counter()
     with conn.transaction(), conn.cursor() as cur:
         # One geocoder at a time, and never while a dbt build reads the table (see above).
-        cur.execute("select pg_advisory_xact_lock(%s), pg_advisory_xact_lock(%s)",
-                    (_LOCK_KEY, lock_key(BUILD_LOCK)))
+        cur.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        cur.execute("select pg_try_advisory_xact_lock(%s)", (lock_key(BUILD_LOCK),))
+        if not cur.fetchone()[0]:
+            log.warning("geocode: a dbt build is running; waiting for it to finish")
+            cur.execute("select pg_advisory_xact_lock(%s)", (lock_key(BUILD_LOCK),))
         cur.execute("select clock_timestamp()")
         stamp = cur.fetchone()[0]
         cur.execute(OUTPUT_DDL.format(table=sql.Identifier(SCHEMA, OUTPUT_TABLE),
