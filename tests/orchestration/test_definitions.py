@@ -101,3 +101,17 @@ def test_one_step_at_a_time_per_load_for_dbt_and_for_geocoding(defs, tmp_path):
     config = yaml.safe_load(write_dagster_yaml(tmp_path).read_text())
     assert config == {"telemetry": {"enabled": True},
                       "concurrency": {"pools": {"default_limit": 1}}}
+
+
+def test_refresh_jobs_leave_source_freshness_to_its_hourly_job(defs):
+    """A refresh that finds nothing new must not start dbt: the freshness checks (one
+    `dbt source freshness`) run in their own job, on the clock."""
+    from orchestration.defs.freshness import CHECK_NAME, freshness_job
+    from orchestration.defs.schedules import refresh_jobs
+
+    graph = defs.resolve_asset_graph()
+    for job in refresh_jobs():
+        checks = job.selection.resolve_checks(graph)
+        assert checks and CHECK_NAME not in {c.name for c in checks}, job.name
+    freshness = freshness_job().selection.resolve_checks(graph)
+    assert freshness and {c.name for c in freshness} == {CHECK_NAME}
