@@ -58,8 +58,8 @@ SCHEMAS = ("raw_chicago", "staging", "enriched", "marts", "seeds", "bench_ceilin
 
 # Pulse's backfill against each ceiling (bench/ceiling.py): the share of its rows/s to reach
 CEILINGS = {"network_ceiling": 0.5, "physical_ceiling": 0.2}
-BACKFILL_RSS_MB = 1024
-NO_TARGET = "no target"  # a backfill's peak RSS: memory follows the page, not the table
+BACKFILL_RSS_MB = 1024  # a backfill's peak RSS: memory follows the page, not the table
+NO_TARGET = "no target"
 
 
 def ceiling_target(name: str, ceiling: str) -> str:
@@ -235,7 +235,7 @@ def report(rows: int, compare_rows: int, runs: dict[str, list[dict[str, Any]]],
     ratios["other_enriched_incremental_vs_full"] = per_run(
         "dbt_incremental", "dbt_full", lambda i, f: sum(i["model_seconds"][m] for m in others)
         / sum(f["model_seconds"][m] for m in others))
-    targets = {}
+    targets: dict[str, bool] = {}
     for name in ROWS:
         for ceiling, share in CEILINGS.items():
             reached = ratios[f"{name}_backfill_vs_{ceiling}"]["median"]
@@ -323,7 +323,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| step | wall time | rows | rows/s | peak RSS | target | met |",
         "|---|---:|---:|---:|---:|---|---|",
-        timed("sample API alone: render and send every page (bodies discarded)", "sample_api", rows,
+        timed("sample API alone: render and send every page, only received", "sample_api", rows,
               "none: the local API's own speed, not Pulse's"),
         timed("physical ceiling: one psycopg COPY from a local file", "physical_ceiling", rows,
               "Pulse >= 0.20 of its rows/s", ceiling_target("crimes", "physical_ceiling")),

@@ -85,7 +85,7 @@ def test_suite_runs_end_to_end_at_tiny_scale(warehouse_db, dbt_manifest, tmp_pat
             assert isinstance(result["targets"][target], bool), target
     assert all(isinstance(met, bool) for met in result["targets"].values())
     table = (tmp_path / "latest.md").read_text()
-    assert "| sample API alone: render and send every page (bodies discarded) |" in table
+    assert "| sample API alone: render and send every page, only received |" in table
     assert "| physical ceiling: one psycopg COPY from a local file |" in table
     for name in ["crimes", *OTHER_ROWS]:
         rows = 4000 if name == "crimes" else 800
