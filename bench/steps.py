@@ -18,28 +18,54 @@ from pulse import roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
 
 
-def ceiling(url: str, name: str = "crimes") -> dict[str, Any]:
-    from bench.ceiling import copy_load
+def render_pages(url: str, out: str, name: str = "crimes", page_size: int = 50_000) -> dict[str, Any]:
+    """The sample API's own speed: every page of dataset `name` fetched (its bytes kept in
+    `out` for the page server); seconds are the requests' alone."""
+    from bench.pages import render_pages as render
+    from pipelines.chicago.settings import load_datasets
 
-    return {"rows": copy_load(url, warehouse.url(), dataset=name)}
+    return render(url, load_datasets()[name].id, Path(out), page_size)
 
 
-def pulse_ingest(url: str, state: str, name: str = "crimes", dataset: str = "raw_chicago") -> dict[str, Any]:
+def network_ceiling(url: str, name: str = "crimes", page_size: int = 50_000) -> dict[str, Any]:
+    """Pre-rendered pages over HTTP, one COPY (bench/ceiling.py)."""
+    from bench.ceiling import copy_pages
+
+    return {"rows": copy_pages(url, warehouse.url(), dataset=name, page_size=page_size)}
+
+
+def physical_ceiling(file: str, name: str = "crimes") -> dict[str, Any]:
+    """The network ceiling's rows written to `file`, then timed: one COPY from it."""
+    from bench.ceiling import copy_file, export_table
+
+    size = export_table(warehouse.url(), name, Path(file))
+    return {**copy_file(warehouse.url(), name, Path(file)), "file_mb": round(size / 2**20, 1)}
+
+
+def pulse_ingest(url: str, state: str, name: str = "crimes", dataset: str = "raw_chicago",
+                 page_size: int | None = None) -> dict[str, Any]:
     """One load of dataset `name` (or several, comma-separated) into schema `dataset`, each
-    through a pipeline of its own as `load_chicago` does; rows counts what dlt normalized."""
+    through a pipeline of its own as `load_chicago` does, at the source's page size or
+    `page_size`; rows counts what dlt normalized."""
     import dlt
 
     from pipelines.chicago import dataset_source, pipeline_name
     from pipelines.load import run_source
 
     rows = 0
+    stages: dict[str, float] = {}
     for table in name.split(","):
         pipeline = dlt.pipeline(pipeline_name(table), destination="postgres", dataset_name=dataset,
                                 pipelines_dir=state)
-        run_source(pipeline, dataset_source(table, base_url=url))
+        paging = {"page_size": page_size} if page_size else {}
+        run_source(pipeline, dataset_source(table, base_url=url, **paging))
         normalized = pipeline.last_trace.last_normalize_info
         rows += normalized.row_counts.get(table, 0) if normalized else 0  # an unchanged layer: none
-    return {"rows": rows}
+        for traced in pipeline.last_trace.steps:  # dlt's own clock: extract, normalize, load
+            if traced.step != "run" and traced.finished_at:
+                seconds = (traced.finished_at - traced.started_at).total_seconds()
+                stages[traced.step] = round(stages.get(traced.step, 0.0) + seconds, 3)
+    return {"rows": rows, "stages": stages}
 
 
 def geocode() -> dict[str, Any]:
@@ -175,14 +201,17 @@ def countries_refresh_job(worldbank_url: str, oecd_url: str, reports: str, fresh
     return {"seconds": seconds, "materialized": materialized, "built_downstream": built}
 
 
-STEPS = {f.__name__: f for f in (ceiling, pulse_ingest, untuned_ingest, geocode, dbt_build, defs_load,
-                                 materialize_small, worldbank_ingest, oecd_ingest, countries_refresh_job)}
+STEPS = {f.__name__: f for f in (render_pages, network_ceiling, physical_ceiling, pulse_ingest,
+                                 untuned_ingest, geocode, dbt_build, defs_load, materialize_small,
+                                 worldbank_ingest, oecd_ingest, countries_refresh_job)}
 
 
 # Imported before the clock starts: a step times its work, not library imports.
 # defs_load is the exception: importing the code location is what it measures.
 PRELOAD = {
-    "ceiling": ["bench.ceiling"],
+    "render_pages": ["bench.pages", "pipelines.chicago.settings"],
+    "network_ceiling": ["bench.ceiling"],
+    "physical_ceiling": ["bench.ceiling"],
     "pulse_ingest": ["dlt", "pipelines.load", "pipelines.chicago"],
     "untuned_ingest": ["bench.untuned"],
     "geocode": ["pipelines.geo"],
