@@ -232,3 +232,35 @@ def test_monthly_marts_follow_rows_the_geocoder_moves(backfilled, portal, redraw
         rewritten = {key for key, xmin in after.items() if before[mart].get(key) != xmin}
         in_touched = {key for key in after if key[:2] in touched}
         assert rewritten == in_touched and set(after) - in_touched, mart
+
+
+def test_monthly_marts_drop_rows_that_become_rejected(backfilled, portal, api, tmp_path_factory):
+    """A revision makes rows unusable (an event date that does not parse): staging rejects
+    them, the enriched models drop them (drop_newly_rejected), the rejected-rows mart lists
+    them, and each monthly mart recounts exactly the months they and the other revised rows
+    left or entered. Last in this module: the patched rows stay in the portal's truth."""
+    before_truth = truth(portal)
+    before = {mart: versions(backfilled, mart) for mart in MONTHLY}
+    loaded = {name: set() for name in KEYS}
+    rejected = {name: set() for name in KEYS}
+    for name in ("traffic_crashes", "service_requests"):
+        ds = next(d for d in portal.values() if d.dataset_id == load_datasets()[name].id)
+        loaded[name] = set(ds.apply_revision(new_rows=0, updated_rows=8).updated_ids)
+        rejected[name] = set(sorted(loaded[name])[:5])
+        for key in rejected[name]:
+            ds.patch(key, lambda row, column=EVENT_DATE[name]: {**row, column: "2024-13-45T00:00:00.000"})
+    refresh(api, tmp_path_factory)
+
+    rows = {name: [r for r in records if r[KEYS[name]] not in rejected[name]]
+            for name, records in truth(portal).items()}
+    check_all_marts(backfilled, rows)
+    assert_monthly_matches(backfilled, crimes(portal))
+    listed = set(query(backfilled, "select dataset, record_id from marts.rpt_chicago__rejected_rows "
+                                   "where stage = 'staging'"))
+    assert {(name, key) for name, keys in rejected.items() for key in keys} <= listed
+    touched = months_of(before_truth, loaded) | months_of(rows, loaded)
+    for mart in MONTHLY:
+        after = versions(backfilled, mart)
+        rewritten = {key for key, xmin in after.items() if before[mart].get(key) != xmin}
+        assert rewritten == {key for key in after if key[:2] in touched}, mart
+        assert {key[:2] for key in set(before[mart]) - set(after)} <= touched, mart
