@@ -206,8 +206,9 @@
         {%- set touched = touched_months(datasets) -%}
         {%- set every = touched.values() | select('none') | list | length -%}
         {%- set months = touched.values() | reject('none') | map('length') | sum -%}
-        {% do log(this ~ ': rebuilding ' ~ months ~ ' month(s), and every month of '
-            ~ every ~ ' of its ' ~ touched | length ~ ' dataset(s)', info=true) %}
+        {% do log(this ~ ': rebuilding ' ~ months ~ ' touched month(s)'
+            ~ ((', and every month of ' ~ every ~ ' dataset(s) it has no watermarks for')
+               if every else ''), info=true) %}
         delete from {{ this }}
         where {{ touched_months_filter(month_column, datasets, dataset_column, touched) }}
     {% endif %}
