@@ -87,6 +87,9 @@
         {{ return(true) }}
     {% endif %}
     {% set found = run_query('select exists (' ~ _relocated_keys(key) ~ ')') %}
-    {% do log(this ~ ': rebuilding the rows whose coordinates were located anew', info=true) if found.columns[0].values()[0] %}
-    {{ return(found.columns[0].values()[0]) }}
+    {% set relocated = found.columns[0].values()[0] %}
+    {% if relocated %}
+        {% do log(this ~ ': rebuilding the rows whose coordinates were located anew', info=true) %}
+    {% endif %}
+    {{ return(relocated) }}
 {% endmacro %}

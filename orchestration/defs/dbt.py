@@ -17,6 +17,13 @@ from ..lib.translators import dbt_translator
 
 # Unit tests check SQL logic on fixtures: they run in `make test`, not on every refresh.
 DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+# Which rows the data tests of the enriched point models read (the var `tests_since`,
+# dbt_project/macros/tests_since.sql): a run tagged with it says, dbt_daily_tests
+# "everything"; any other run "marts", the rows the marts have not counted yet. It
+# reaches dbt as PULSE_TESTS_SINCE, not in DBT_BUILD_ARGS as `--vars`: dbt parses the
+# whole project again when the --vars differ from its last parse's (docs/operations.md).
+TESTS_SINCE_TAG = "pulse/tests_since"
+REFRESH_TESTS_SINCE = "marts"
 
 
 @functools.cache
@@ -33,7 +40,9 @@ def dbt_models() -> dg.AssetsDefinition:
         # rebuild the same shared marts at once (the pool queues them in this instance,
         # the warehouse lock everywhere else).
         transformer = warehouse.url(DBT_ROLE)
-        with warehouse.dbt_env(), locks.exclusive(transformer, BUILD_LOCK):
+        tests_since = context.run.tags.get(TESTS_SINCE_TAG, REFRESH_TESTS_SINCE)
+        with warehouse.dbt_env(PULSE_TESTS_SINCE=tests_since), \
+                locks.exclusive(transformer, BUILD_LOCK):
             try:
                 check_before_build(Connection.from_url(transformer))
             except WarehouseError as err:  # a retry cannot help: say it at the top of the run

@@ -1,5 +1,6 @@
 """When assets refresh: each Chicago dataset on its own cadence, the countries daily, and
-in every job everything downstream of the loads it runs.
+in every job everything downstream of the loads it runs; and every dbt test over whole
+tables daily (the refreshes test only the rows they bring).
 
 Every schedule starts STOPPED: the default base URLs are the live APIs, which a machine
 without internet cannot reach. Turn them on in the UI (Automation) or with
@@ -15,6 +16,7 @@ import dagster as dg
 
 from pipelines.chicago.settings import load_datasets
 
+from .dbt import TESTS_SINCE_TAG, dbt_models
 from .freshness import freshness_checks
 from .ingest import chicago_ingest, country_ingest
 
@@ -78,3 +80,28 @@ def refresh_schedules() -> list[dg.ScheduleDefinition]:
         default_status=dg.DefaultScheduleStatus.STOPPED,
     ))
     return schedules
+
+
+@functools.cache
+def full_tests_job() -> dg.UnresolvedAssetJobDefinition:
+    """`dbt_daily_tests`: every dbt data test, over whole tables. The refreshes test only
+    the rows the marts have not counted yet (dbt_project/macros/tests_since.sql)."""
+    return dg.define_asset_job(
+        "dbt_daily_tests",
+        selection=dg.AssetSelection.checks(dbt_models()),
+        tags={TESTS_SINCE_TAG: "everything"},
+        description="Every dbt data test over whole tables, without building anything: the "
+        "refreshes test only the rows the marts have not counted yet.",
+    )
+
+
+@functools.cache
+def full_tests_schedule() -> dg.ScheduleDefinition:
+    """`dbt_daily_tests` at 04:30 Chicago time (PULSE_SCHEDULE_FULL_TESTS overrides it)."""
+    return dg.ScheduleDefinition(
+        name="dbt_daily_tests_schedule",
+        job=full_tests_job(),
+        cron_schedule=os.environ.get("PULSE_SCHEDULE_FULL_TESTS", "30 4 * * *"),
+        execution_timezone="America/Chicago",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )

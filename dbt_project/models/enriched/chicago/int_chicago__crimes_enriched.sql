@@ -25,6 +25,10 @@
     Rejected rows (stg reject_reason) are left out. The pre-hook removes the
     older, valid version of a row that a new load made unusable, which the
     delete+insert alone would keep (it only deletes the keys it inserts).
+
+    Before that, note_vacated_months (macros/monthly_marts.sql) notes the
+    months of the rows the new loads revise or reject, for the marts rebuilt
+    by month; the index on occurred_month is how they read a month.
 #}
 {{
     config(
@@ -33,6 +37,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         pre_hook=[
+            "{{ note_vacated_months(ref('stg_chicago__crimes'), 'crime_id', 'occurred_month') }}",
             "{{ drop_newly_rejected(ref('stg_chicago__crimes'), 'crime_id') }}",
             "alter table if exists {{ this }} add column if not exists geocoded_at timestamptz",
         ],
@@ -41,6 +46,7 @@
             {'columns': ['loaded_at']},
             {'columns': ['geocoded_at']},
             {'columns': ['latitude', 'longitude']},
+            {'columns': ['occurred_month']},
         ],
     )
 }}

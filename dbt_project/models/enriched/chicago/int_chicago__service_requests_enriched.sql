@@ -10,12 +10,16 @@
         unique_key='service_request_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__service_requests'), 'service_request_id') }}",
+        pre_hook=[
+            "{{ note_vacated_months(ref('stg_chicago__service_requests'), 'service_request_id', 'created_month') }}",
+            "{{ drop_newly_rejected(ref('stg_chicago__service_requests'), 'service_request_id') }}",
+        ],
         indexes=[
             {'columns': ['service_request_id'], 'unique': true},
             {'columns': ['loaded_at']},
             {'columns': ['geocoded_at']},
             {'columns': ['latitude', 'longitude']},
+            {'columns': ['created_month']},
         ],
     )
 }}

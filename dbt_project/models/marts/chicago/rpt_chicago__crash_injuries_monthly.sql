@@ -1,9 +1,25 @@
-{# Crashes, injuries and fatalities per month and community area (from coordinates). #}
+{#
+    Crashes, injuries and fatalities per month and community area (from
+    coordinates). Incremental, rebuilt by month like
+    rpt_chicago__crimes_monthly_by_area (macros/monthly_marts.sql): the months
+    crashes were loaded, revised, rejected or re-geocoded in, and the months
+    revised ones left, are recounted whole.
+#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched_months('crashed_month', ['traffic_crashes']) }}",
+        post_hook="{{ record_mart_watermarks(['traffic_crashes']) }}",
+    )
+}}
 
 with
 
 crashes as (
     select * from {{ ref('int_chicago__traffic_crashes_enriched') }}
+    where {{ touched_months_filter('crashed_month', ['traffic_crashes']) }}
 ),
 
 summarised as (

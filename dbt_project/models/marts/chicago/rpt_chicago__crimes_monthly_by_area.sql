@@ -2,12 +2,34 @@
     Crimes per month and community area as the portal records it
     (community_area_id), not the area from the coordinates: the seed names the
     portal's area here, as the enriched models name the polygon's.
+
+    Incremental, rebuilt by month (macros/monthly_marts.sql): a build deletes
+    and recounts the months the crimes touched since its last build: their
+    new or revised rows' months, and the months revised or rejected rows left
+    (noted by the enriched model before it rewrote them). A month is recounted
+    whole, so an area a crime left loses it, and a group left empty is gone.
+    A change of the chicago_community_areas seed needs `--full-refresh`.
 #}
+{#
+    on_schema_change 'fail': an incremental model with an enforced contract
+    must say what a change of its columns does; a mart whose new column would
+    be empty in the months not rebuilt must be rebuilt whole instead.
+#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched_months('occurred_month', ['crimes']) }}",
+        post_hook="{{ record_mart_watermarks(['crimes']) }}",
+    )
+}}
 
 with
 
 crimes as (
     select * from {{ ref('int_chicago__crimes_enriched') }}
+    where {{ touched_months_filter('occurred_month', ['crimes']) }}
 ),
 
 community_areas as (

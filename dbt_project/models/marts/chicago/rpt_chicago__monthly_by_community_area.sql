@@ -3,12 +3,26 @@
     portal's own community_area field). Records with no coordinates, or
     outside every area, are counted under a NULL community_area_number named
     'Unknown'.
+
+    Incremental, rebuilt by (dataset, month) like rpt_chicago__monthly_by_zip
+    (macros/monthly_marts.sql). A change of the chicago_community_areas seed
+    needs `--full-refresh`.
 #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched_months('month', dataset_column='dataset') }}",
+        post_hook="{{ record_mart_watermarks() }}",
+    )
+}}
 
 with
 
 records as (
     select * from {{ ref('int_chicago__located_records') }}
+    where {{ touched_months_filter('month', dataset_column='dataset') }}
 ),
 
 community_areas as (
