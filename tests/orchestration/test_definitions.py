@@ -115,3 +115,13 @@ def test_refresh_jobs_leave_source_freshness_to_its_hourly_job(defs):
         assert checks and CHECK_NAME not in {c.name for c in checks}, job.name
     freshness = freshness_job().selection.resolve_checks(graph)
     assert freshness and {c.name for c in freshness} == {CHECK_NAME}
+
+
+def test_every_refresh_job_runs_dbt_once(defs):
+    """One dbt invocation per run: with dbt's tests on the raw tables blocking, Dagster
+    split dbt into two steps around the geocoder (two dbt start-ups, two manifests read)."""
+    from orchestration.defs.schedules import refresh_jobs
+
+    for job in refresh_jobs():
+        ops = [node.name for node in defs.resolve_job_def(job.name).graph.nodes]
+        assert [op for op in ops if op.startswith("dbt_models")] == ["dbt_models"], (job.name, ops)
