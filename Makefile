@@ -16,17 +16,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# dbt's manifest, parsed once here instead of at every Dagster definitions load.
+# dbt's manifest, parsed once here instead of at every Dagster definitions load, as the
+# transformer (dbt's role; this starts the embedded server), so every dbt build reuses it.
 manifest: install
-	$(BIN)/python -c "from pulse.dbt import prepare_dbt; prepare_dbt()"
+	$(BIN)/python -c "from pulse.dbt import dbt_connection, prepare_dbt; prepare_dbt(conn=dbt_connection())"
 
 demo: manifest
 	$(BIN)/pulse demo
 
 # Two workers, one per core; a test file stays on one worker (its module fixtures are
-# built once). Each worker has its own database and dbt target folder (tests/conftest.py).
+# built once). Each worker has its own database and dbt target folder (tests/conftest.py),
+# where it prepares its own manifest: not `manifest`, which would start the embedded server
+# that the tests stop at the end only if they started it.
 TEST_WORKERS ?= 2
-test: manifest
+test: install
 	$(BIN)/ruff check $(PYTHON_DIRS)
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20

@@ -21,7 +21,8 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[*ingest.api_specs(), *materializable_assets()],
         asset_checks=[freshness.freshness_checks()],
-        jobs=[*schedules.refresh_jobs(), freshness.freshness_job()],
-        schedules=[*schedules.refresh_schedules(), freshness.freshness_schedule()],
+        jobs=[*schedules.refresh_jobs(), schedules.full_tests_job(), freshness.freshness_job()],
+        schedules=[*schedules.refresh_schedules(), schedules.full_tests_schedule(),
+                   freshness.freshness_schedule()],
         resources=resources(),
     )

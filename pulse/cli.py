@@ -17,8 +17,10 @@ from pulse import locks, roles, warehouse
 from pulse.dbt import (
     BUILD_LOCK,
     BUILDING_COMMANDS,
+    DBT_ROLE,
     check_before_build,
     dbt_command,
+    dbt_env,
     export_dbt_env,
     target_dir,
 )
@@ -75,8 +77,12 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "url":
         print(roles.url(args.role))
     elif args.action == "env":
-        # eval "$(pulse db env)" points psql and a bare `dbt` at the warehouse.
-        for key, value in roles.connection(args.role).libpq_env().items():
+        # eval "$(pulse db env)" points psql and a bare `dbt` at the warehouse; as the
+        # transformer, with every variable `pulse build` gives dbt, so that a bare dbt
+        # reuses the same parse (pulse/dbt.py, PARSE_VARIABLES).
+        conn = roles.connection(args.role)
+        variables = dbt_env(conn) if args.role == DBT_ROLE else conn.libpq_env()
+        for key, value in variables.items():
             # quoted for the shell: a ' or $( in a password stays a password under eval
             print(f"export {key}={shlex.quote(value)}")
     elif args.action == "psql":
@@ -149,12 +155,13 @@ def cmd_reports(args: argparse.Namespace) -> int:
     from pulse.reports import ReportError, export_all, reports_dir, write_index
 
     # As the analyst, who may run this with only its own URL (PULSE_ANALYST_URL);
-    # prepare_dbt may run `dbt parse`, which reads the PG* variables but connects to nothing.
+    # prepare_dbt may run `dbt parse`, which reads the PG* variables but connects to nothing,
+    # as a reader: the builds' partial parse stays theirs.
     roles.export_env("analyst")
     out_dir = Path(args.out).resolve() if args.out else reports_dir()
     step(f"exporting the report marts to {out_dir}")
     try:
-        written, failed = export_all(prepare_dbt(), out_dir)
+        written, failed = export_all(prepare_dbt(reader=True), out_dir)
     except ReportError as err:  # no manifest
         written, failed = [], [err]
     for report in written:
@@ -200,8 +207,9 @@ def write_dagster_yaml(home: Path) -> Path:
 def cmd_dev(args: argparse.Namespace) -> int:
     from pulse.dbt import prepare_dbt
 
-    export_dbt_env()  # Dagster's dbt runs as the transformer; dlt asks for the loader itself
-    prepare_dbt()
+    # Dagster's dbt runs as the transformer; dlt asks for the loader itself. The manifest is
+    # parsed as the transformer too, so that every run's dbt reuses that parse.
+    prepare_dbt(conn=export_dbt_env())
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster"))
     write_dagster_yaml(Path(os.environ["DAGSTER_HOME"]))
     dagster = Path(sys.executable).with_name("dagster")

@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from pulse import roles, warehouse
@@ -51,9 +53,14 @@ BUILD_LOCK = "dbt build"
 BUILDING_COMMANDS = ("build", "run", "seed", "snapshot")
 
 
+def dbt_connection(database: str | None = None) -> warehouse.Connection:
+    """The connection every dbt build runs with: the transformer's (`pulse.roles`)."""
+    return roles.connection(DBT_ROLE, database)
+
+
 def export_dbt_env(database: str | None = None) -> warehouse.Connection:
     """Points the PG* variables profiles.yml reads at the transformer's connection."""
-    conn = roles.connection(DBT_ROLE, database)
+    conn = dbt_connection(database)
     os.environ.update(dbt_env(conn))
     return conn
 
@@ -62,6 +69,31 @@ def dbt_env(conn: warehouse.Connection) -> dict[str, str]:
     """The variables profiles.yml and dbt_project.yml read: the transformer's PG* and
     the analyst's role name (the marts' grants)."""
     return {**conn.libpq_env(), **roles.dbt_vars(conn.database)}
+
+
+# What dbt compares before it reuses its last parse (target/partial_parse.msgpack), besides
+# the files: dbt 1.11 hashes the connection fields of the profile (host, port, user,
+# database, schema...; never the password), the --vars, --profile and --target options, and
+# the values of the variables dbt_project.yml reads (dbt/parser/manifest.py,
+# build_manifest_state_check). A difference is "Unable to do partial parsing because
+# profile has changed" (or "env vars used in dbt_project.yml have changed"): a full parse.
+# These are the variables profiles.yml and dbt_project.yml read that reach those hashes.
+PARSE_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PULSE_DBT_TARGET",
+                   "PULSE_DBT_SCHEMA", "PULSE_ROLES", "PULSE_ANALYST_ROLE")
+
+
+def parse_env(conn: warehouse.Connection) -> dict[str, str]:
+    """The environment of `dbt parse`: a build's (`dbt_env(conn)`), so that the parse it
+    leaves is one the builds reuse, without the password, which dbt neither hashes nor
+    needs to parse (it connects to nothing)."""
+    env = {**os.environ, **dbt_env(conn)}
+    env.pop("PGPASSWORD", None)
+    return env
+
+
+def parse_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """What of `env` dbt's partial parsing compares (PARSE_VARIABLES); no secret."""
+    return {key: env[key] for key in PARSE_VARIABLES if key in env}
 
 
 def check_before_build(conn: warehouse.Connection) -> None:
@@ -83,33 +115,73 @@ def _manifest_database(manifest: Path) -> str | None:
     return next((n.get("database") for n in nodes.values() if n.get("database")), None)
 
 
-def manifest_is_stale(manifest: Path | None = None) -> bool:
-    """Missing, older than the dbt sources, or parsed for another database.
+def parsed_with_path(manifest: Path | None = None) -> Path:
+    """Beside the manifest: the PARSE_VARIABLES of the `dbt parse` that left
+    partial_parse.msgpack there (no secret: never the password)."""
+    return (manifest or manifest_path()).with_name("partial_parse.variables.json")
+
+
+def manifest_is_stale(manifest: Path | None = None,
+                      conn: warehouse.Connection | None = None) -> bool:
+    """Missing, older than the dbt sources, or parsed for another database; and, given
+    `conn` (the connection dbt builds with), parsed with other variables than a build has.
 
     The manifest bakes the database into every relation name, and Dagster reads row
-    counts through those names: a manifest of another database would miss them.
+    counts through those names: a manifest of another database would miss them. A parse
+    with other variables leaves a partial_parse.msgpack no build can reuse (see
+    PARSE_VARIABLES): a checkout prepared before Pulse parsed as the builds do parses
+    again once. Without `conn` (the Dagster definitions, which connect to nothing when
+    the manifest is fresh) the database is PGDATABASE's.
     """
     manifest = manifest or manifest_path()
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
         return True
-    return _manifest_database(manifest) != os.environ.get("PGDATABASE", "pulse")
+    if conn is None:
+        return _manifest_database(manifest) != os.environ.get("PGDATABASE", "pulse")
+    recorded = parsed_with_path(manifest)
+    return (_manifest_database(manifest) != conn.database or not recorded.exists()
+            or json.loads(recorded.read_text()) != parse_variables(parse_env(conn)))
 
 
-def prepare_dbt(force: bool = False) -> Path:
+def prepare_dbt(force: bool = False, conn: warehouse.Connection | None = None,
+                reader: bool = False) -> Path:
     """The manifest's path, after `dbt parse` if it is stale (see `manifest_is_stale`).
 
-    `make` calls it before the tests, the demo and the Dagster UI; the Dagster
-    definitions call it when they are built (never at import), so a changed model shows
-    up at the next reload.
+    `make manifest` calls it before the demo, the docs and the Dagster UI (each test
+    worker prepares its own); the Dagster definitions call it when they are built (never
+    at import), so a changed model shows up at the next reload.
+
+    The parse runs as a build would (`parse_env`): `conn` is the connection dbt builds
+    with (default: `dbt_connection()`, asked only when a parse is due). So the
+    partial_parse.msgpack it leaves, which `pulse build` reads and dagster-dbt copies into
+    each run's own target folder, is reused: dbt starts warm instead of parsing the whole
+    project again at every Dagster run. A `reader` (`pulse reports` as the analyst, who
+    may hold no other credentials) parses with its own variables in a scratch folder and
+    keeps only manifest.json: the builds' partial parse is left as it was.
     """
-    if force or manifest_is_stale():
-        parse = subprocess.run(dbt_command("parse", "--quiet", "--target-path", str(target_dir())),
-                               cwd=PROJECT_ROOT, capture_output=True, text=True)
-        if parse.returncode != 0:  # dbt's own message: names the file and the line
-            raise DbtError(f"dbt parse of {PROJECT_ROOT / 'dbt_project'} failed (exit "
-                           f"{parse.returncode}); fix the project and run `make manifest`:\n"
-                           f"{(parse.stdout + parse.stderr)[-3000:]}")
+    if not (force or manifest_is_stale(conn=conn)):
+        return manifest_path()
+    target = target_dir()
+    if reader:
+        target.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
+        with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch:
+            _parse(Path(scratch), env)
+            os.replace(Path(scratch) / "manifest.json", manifest_path())
+        return manifest_path()
+    env = parse_env(conn or dbt_connection())
+    _parse(target, env)
+    parsed_with_path().write_text(json.dumps(parse_variables(env), indent=1, sort_keys=True))
     return manifest_path()
+
+
+def _parse(target: Path, env: dict[str, str]) -> None:
+    parse = subprocess.run(dbt_command("parse", "--quiet", "--target-path", str(target)),
+                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    if parse.returncode != 0:  # dbt's own message: names the file and the line
+        raise DbtError(f"dbt parse of {PROJECT_ROOT / 'dbt_project'} failed (exit "
+                       f"{parse.returncode}); fix the project and run `make manifest`:\n"
+                       f"{(parse.stdout + parse.stderr)[-3000:]}")
 
 
 def load_manifest(path: Path | None = None) -> dict:

@@ -462,7 +462,7 @@ def describe(database: str, raw_datasets: tuple[str, ...] = RAW_DATASETS) -> dic
 
 # Objects in a raw schema that would run code as whoever reads it. dlt creates tables
 # (and their indexes and row types) only; anything else there was made by someone else.
-_FOREIGN_OBJECTS = """
+_FOREIGN_OBJECTS = r"""
 select 'function', p.oid::regprocedure::text from pg_proc p
   join pg_namespace n on n.oid = p.pronamespace where n.nspname like 'raw\_%'
 union all

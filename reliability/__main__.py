@@ -65,8 +65,19 @@ def main(argv: list[str] | None = None) -> int:
               + (f" ({outcome.notes})" if outcome.skipped else ""), flush=True)
         for error in outcome.errors:
             print(f"  ! {error}", flush=True)
-    seconds = time.monotonic() - started
+        # written after every scenario: a run stopped later keeps what it finished
+        header, table = write_results(args, outcomes, time.monotonic() - started, server, names)
+    print("\n" + header + table, flush=True)
+    skipped = [o.scenario for o in outcomes if o.skipped]
+    if skipped:
+        print(f"skipped, not passed: {', '.join(skipped)}", flush=True)
+    return 1 if any(o.failed for o in outcomes) else 0
 
+
+def write_results(args: argparse.Namespace, outcomes: list, seconds: float, server: str,
+                  names: list[str]) -> tuple[str, str]:
+    """results/latest.md and latest.json for the scenarios run so far (with --merge, beside
+    the other scenarios' rows of the existing results); returns the header and table."""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     run = {"scale": args.scale, "seed": args.seed, "server": server, "seconds": round(seconds, 1),
            "date": when}
@@ -103,11 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios": rows,
     }
     (args.out / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print("\n" + header + table, flush=True)
-    skipped = [o.scenario for o in outcomes if o.skipped]
-    if skipped:
-        print(f"skipped, not passed: {', '.join(skipped)}", flush=True)
-    return 1 if any(o.failed for o in outcomes) else 0
+    return header, table
 
 
 def merged(out: Path, rows: list[dict], order: list[str]) -> list[dict]:

@@ -44,12 +44,14 @@ class CrimesModel(RowModel):
     start, end = "2001-01-01", "2026-11-01"
 
     def placement(self, seed: int, row_number: int) -> Placement:
-        """The crime's point, from its own draw stream: revisions never move it."""
+        """The crime's point, from its own draw stream: a revision moves it only when asked
+        (`apply_revision(moved_rows=...)`)."""
         return place(self.name, seed, row_number)
 
-    def base_row(self, seed: int, row_number: int, event_ms: int) -> dict[str, Any]:
+    def base_row(self, seed: int, row_number: int, event_ms: int,
+                 placement: Placement | None = None) -> dict[str, Any]:
         return synth.base_row(seed, row_number, floating_text(event_ms // 60_000 * 60_000),
-                              self.placement(seed, row_number))
+                              placement or self.placement(seed, row_number))
 
     def revise(self, row: dict[str, Any], seed: int, row_number: int, version: int) -> None:
         synth.revise(row, seed, row_number, version)

@@ -67,9 +67,9 @@ def run_demo(rows: int, revision_share: float) -> int:
 
     started = time.perf_counter()
     step("warehouse: " + warehouse.connection().redacted())
-    export_dbt_env()  # dbt runs as the transformer role, dlt as the loader
+    dbt_conn = export_dbt_env()  # dbt runs as the transformer role, dlt as the loader
     step("dbt manifest")
-    prepare_dbt()  # before the dbt assets load it
+    prepare_dbt(conn=dbt_conn)  # before the dbt assets load it; parsed as dbt builds
     from orchestration.definitions import materializable_assets
     from orchestration.lib.resources import resources
 

@@ -22,6 +22,7 @@ from base64 import b32encode
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,17 @@ class RevisionResult:
     new_ids: list[str]  # keys of the added rows (crimes: ids)
     updated_ids: list[str]  # keys of the re-versioned rows
     updated_at: datetime  # the one `:updated_at` every touched row now carries
+    # of updated_ids, those also moved in time and place (`moved_rows`)
+    moved_ids: list[str] = dataclass_field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Move:
+    """How far revisions moved a row: its event `shift_ms` earlier, and its point redrawn
+    `count` times (`RowModel.moved_placement`)."""
+
+    shift_ms: int
+    count: int
 
 
 class RowModel:
@@ -94,8 +106,13 @@ class RowModel:
         except ValueError:
             return None
 
-    def base_row(self, seed: int, row_number: int, event_ms: int) -> dict[str, Any]:
-        """Version 0 of a row; `event_ms` is when its event happened (naive Chicago ms)."""
+    def base_row(self, seed: int, row_number: int, event_ms: int,
+                 placement: Placement | None = None) -> dict[str, Any]:
+        """Version 0 of a row; `event_ms` is when its event happened (naive Chicago ms).
+
+        `placement`: where the row is when a revision moved it (`moved_placement`);
+        None for its own point (`placement(seed, row_number)`).
+        """
         raise NotImplementedError
 
     def revise(self, row: dict[str, Any], seed: int, row_number: int, version: int) -> None:
@@ -109,6 +126,15 @@ class RowModel:
     def placement(self, seed: int, row_number: int) -> Placement | None:
         """Where the row's coordinates come from, for rows with geography."""
         return None
+
+    def moved_placement(self, seed: int, row_number: int, count: int) -> Placement | None:
+        """Where the row is after its `count`-th move (`RowDataset.apply_revision`'s
+        `moved_rows`): a point of its own draw stream, None for rows without geography."""
+        if self.placement(seed, row_number) is None:
+            return None
+        from .models.geo import place
+
+        return place(f"{self.name}-moved-{count}", seed, row_number)
 
     def normalise(self, item: Mapping[str, Any]) -> tuple[int | None, int, int, dict[str, Any]]:
         """(row number or None, created ms, updated ms, row) of a SODA row or GeoJSON feature.
@@ -177,6 +203,7 @@ class RowDataset:
         self._patches: dict[int, tuple[RowPatch, ...]] = {}  # by row number, applied in order
         self._duplicates: set[int] = set()  # row numbers served twice
         self._omitted: dict[int, frozenset[str]] = {}  # system fields left out, by row number
+        self._moves: dict[int, Move] = {}  # rows revisions moved in time and place, by row number
         self._revisions = 0
         first_row = model.first_row if first_row is None else first_row
         self._first_id, self._n_initial = first_row, n_rows
@@ -397,12 +424,19 @@ class RowDataset:
         updated_rows: int,
         at: datetime | None = None,
         seed: int | None = None,
+        moved_rows: int = 0,
     ) -> RevisionResult:
         """Add `new_rows` rows and re-version `updated_rows` random existing rows.
 
         Every touched row gets the same `:updated_at` (`at`, default one minute
         after the current maximum): real revisions are bulk writes, so clients
         must page through ties on `:updated_at` correctly.
+
+        `moved_rows` of the re-versioned rows (synthetic ones, not `from_rows`
+        rows) are also moved, as a corrected report is: their event 35 to 400 days
+        earlier (so into another month, and maybe before the first event), and
+        their point redrawn (so, mostly, into another ZIP and area; sometimes
+        without coordinates). Their key stays; `truth()` shows the moved row.
         """
         with self._lock:
             at_ms = to_ms(at) if at is not None else self.max_updated_ms + 60_000
@@ -420,6 +454,7 @@ class RowDataset:
             for _ in range(new_rows):
                 next_id += r.randint(1, 3)
                 new_ids.append(next_id)
+            moved = self._move(picks, moved_rows, r) if moved_rows else []
             self._ids.extend(new_ids)
             self._ver.extend([0] * new_rows)
             self._created.extend([at_ms] * new_rows)
@@ -429,10 +464,10 @@ class RowDataset:
                 self._resort()  # stamped in the past: no cheap append, re-sort all
             else:
                 # Touched rows move to the tail, which stays in row-number order.
-                moved = bytearray(n)
+                moved_flags = bytearray(n)
                 for p in picks:
-                    moved[p] = 1
-                keep = array("q", [p for p in self._by_updated if not moved[p]])
+                    moved_flags[p] = 1
+                keep = array("q", [p for p in self._by_updated if not moved_flags[p]])
                 keep.extend(picks)
                 keep.extend(range(n, n + new_rows))
                 self._by_updated = keep
@@ -440,17 +475,35 @@ class RowDataset:
                 new_ids=[self._key_text(p) for p in range(n, n + new_rows)],
                 updated_ids=[self._key_text(p) for p in picks],
                 updated_at=datetime.fromtimestamp(at_ms / 1000, tz=UTC),
+                moved_ids=[self._key_text(p) for p in moved],
             )
+
+    def _move(self, picks: list[int], count: int, r: random.Random) -> list[int]:
+        """Moves `count` of the positions `picks` (synthetic rows only); returns them."""
+        movable = [p for p in picks if self._ids[p] not in self._fixed]
+        chosen = sorted(r.sample(movable, min(count, len(movable))))
+        for p in chosen:
+            rid = self._ids[p]
+            before = self._moves.get(rid, Move(0, 0))
+            self._moves[rid] = Move(before.shift_ms + r.randint(35, 400) * DAY_MS, before.count + 1)
+        return chosen
 
     # --- rendering --------------------------------------------------------
 
     def _render(self, row_id: int, version: int, created: int, updated: int) -> dict[str, Any]:
         model = self.model
         fixed = self._fixed.get(row_id)
+        move = self._moves.get(row_id)
         if fixed is not None:
             row = dict(fixed)
-        else:
+        elif move is None:
             row = model.base_row(self.seed, row_id, self._event_ms(row_id, created))
+        else:  # its event and point moved; its key (which may encode the event) did not
+            event_ms = self._event_ms(row_id, created)
+            row = model.base_row(self.seed, row_id, event_ms - move.shift_ms,
+                                 placement=model.moved_placement(self.seed, row_id, move.count))
+            if model.key in row:
+                row[model.key] = model.key_text(row_id, event_ms)
         for v in range(1, version + 1):
             model.revise(row, self.seed, row_id, v)
         if fixed is None or version:
@@ -524,8 +577,11 @@ class RowDataset:
         with self._lock:
             positions = [(p, self._ids[p]) for p in range(len(self._ids))
                          if self._ids[p] not in self._fixed]
+            moves = dict(self._moves)
         for p, rid in positions:
-            placed = self.model.placement(self.seed, rid)
+            move = moves.get(rid)
+            placed = (self.model.placement(self.seed, rid) if move is None
+                      else self.model.moved_placement(self.seed, rid, move.count))
             if placed is not None:
                 yield self._key_text(p), placed
 

@@ -122,6 +122,7 @@ SLOWEST_FIRST = (
     "tests/orchestration/test_guards.py",
     "tests/dbt/test_chicago_reports.py",
     "tests/dbt/test_marts.py",
+    "tests/dbt/test_contracts.py",
     "tests/orchestration/test_materialize.py",
     "tests/orchestration/test_secrets.py",
 )

@@ -17,6 +17,13 @@ from ..lib.translators import dbt_translator
 
 # Unit tests check SQL logic on fixtures: they run in `make test`, not on every refresh.
 DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+# Which rows the data tests of the enriched point models read (the var `tests_since`,
+# dbt_project/macros/tests_since.sql): a run tagged with it says, dbt_daily_tests
+# "everything"; any other run "marts", the rows the marts have not counted yet. It
+# reaches dbt as PULSE_TESTS_SINCE, not in DBT_BUILD_ARGS as `--vars`: dbt parses the
+# whole project again when the --vars differ from its last parse's (docs/operations.md).
+TESTS_SINCE_TAG = "pulse/tests_since"
+REFRESH_TESTS_SINCE = "marts"
 
 
 @functools.cache
@@ -33,7 +40,9 @@ def dbt_models() -> dg.AssetsDefinition:
         # rebuild the same shared marts at once (the pool queues them in this instance,
         # the warehouse lock everywhere else).
         transformer = warehouse.url(DBT_ROLE)
-        with warehouse.dbt_env(), locks.exclusive(transformer, BUILD_LOCK):
+        tests_since = context.run.tags.get(TESTS_SINCE_TAG, REFRESH_TESTS_SINCE)
+        with warehouse.dbt_env(PULSE_TESTS_SINCE=tests_since), \
+                locks.exclusive(transformer, BUILD_LOCK):
             try:
                 check_before_build(Connection.from_url(transformer))
             except WarehouseError as err:  # a retry cannot help: say it at the top of the run
@@ -61,15 +70,39 @@ def indirect_selection(context: dg.AssetExecutionContext) -> list[str]:
 
 
 def nothing_new_upstream(context: dg.AssetExecutionContext) -> bool:
-    """True when this run loaded raw tables and every one of them came back unchanged.
+    """True when this run loaded raw tables, every one of them came back unchanged, and
+    every model this step builds was last built after the last load that did change them.
 
     Read from this run's events rather than left to Dagster's own skipping (outputs not
     yielded): that would skip dbt when *any* load was unchanged, and a run where one
-    provider published and another did not must still build.
+    provider published and another did not must still build. And not from this run alone:
+    a run killed or failed after its loads, before its build, leaves the models behind
+    the raw tables, and the next run finds nothing new to load.
     """
-    records = context.instance.get_records_for_run(
+    instance = context.instance
+    records = instance.get_records_for_run(
         context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
     loads = [m for r in records if (m := r.event_log_entry.asset_materialization)
              and m.asset_key.path[0].startswith("raw_")]
-    return bool(loads) and all(
-        getattr(m.metadata.get(UNCHANGED), "value", False) for m in loads)
+    if not loads or not all(_unchanged(m) for m in loads):
+        return False
+    last_change = max(_last_change(instance, m.asset_key) for m in loads)
+    for key in context.selected_asset_keys:
+        built = instance.get_latest_materialization_event(key)
+        if built is None or built.timestamp < last_change:
+            return False
+    return True
+
+
+def _unchanged(materialization: dg.AssetMaterialization) -> bool:
+    return getattr(materialization.metadata.get(UNCHANGED), "value", False)
+
+
+def _last_change(instance: dg.DagsterInstance, key: dg.AssetKey, look_back: int = 100) -> float:
+    """When `key` was last materialized with new data. Past `look_back` unchanged ones, the
+    oldest of them: later than the change, so at worst a build that was not needed."""
+    found = instance.fetch_materializations(key, limit=look_back).records  # newest first
+    for record in found:
+        if not _unchanged(record.asset_materialization):
+            return record.timestamp
+    return found[-1].timestamp if found else 0.0

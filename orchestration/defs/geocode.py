@@ -9,6 +9,7 @@ from pipelines.chicago.settings import load_datasets
 from pipelines.geo import geocode
 from pipelines.load import raw_dataset
 
+from ..lib.dlt_load import UNCHANGED
 from ..lib.keys import raw_table_key
 from ..lib.resources import WarehouseResource
 
@@ -28,7 +29,8 @@ def geocoded_points() -> dg.AssetsDefinition:
         pool="geocode",  # geocode() also takes a warehouse lock
         description="The ZIP code and community area of every distinct coordinate pair of the "
         "point datasets (point-in-polygon against the boundary layers, shapely). Only new "
-        "coordinates are located; all of them again when a boundary layer changes.",
+        "coordinates are located (only the rows of loads it has not read are read); all of "
+        "them again when a boundary layer changes.",
     )
     def geocoded_points(context: dg.AssetExecutionContext,
                         warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -36,7 +38,10 @@ def geocoded_points() -> dg.AssetsDefinition:
         stats = geocode(warehouse.url("loader"))
         context.log.info("geocoded %d new coordinate pairs (%d outside the boundaries) in %.1f s",
                          stats.points_geocoded, stats.outside_boundaries, stats.seconds)
-        return dg.MaterializeResult(metadata={
-            k: (", ".join(v) if isinstance(v, tuple) else v) for k, v in asdict(stats).items()})
+        metadata = {k: (", ".join(v) if isinstance(v, tuple) else v)
+                    for k, v in asdict(stats).items()}
+        if not stats.points_geocoded:  # no pair got an answer: no enriched row changes
+            metadata[UNCHANGED] = True
+        return dg.MaterializeResult(metadata=metadata)
 
     return geocoded_points

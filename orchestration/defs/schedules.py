@@ -1,5 +1,6 @@
 """When assets refresh: each Chicago dataset on its own cadence, the countries daily, and
-in every job everything downstream of the loads it runs.
+in every job everything downstream of the loads it runs; and every dbt test over whole
+tables daily (the refreshes test only the rows they bring).
 
 Every schedule starts STOPPED: the default base URLs are the live APIs, which a machine
 without internet cannot reach. Turn them on in the UI (Automation) or with
@@ -15,7 +16,16 @@ import dagster as dg
 
 from pipelines.chicago.settings import load_datasets
 
+from .dbt import TESTS_SINCE_TAG, dbt_models
+from .freshness import freshness_checks
 from .ingest import chicago_ingest, country_ingest
+
+
+def downstream_of(*loads: dg.AssetsDefinition) -> dg.AssetSelection:
+    """The loads and everything downstream, with the checks of those assets but dbt's source
+    freshness: that is about the clock, not the refresh, and runs hourly on its own
+    (`chicago_source_freshness`); in a refresh it would start dbt even when nothing changed."""
+    return dg.AssetSelection.assets(*loads).downstream() - dg.AssetSelection.checks(freshness_checks())
 
 
 @functools.cache
@@ -25,21 +35,21 @@ def refresh_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     chicago = chicago_ingest()
     jobs = [dg.define_asset_job(
         "chicago_refresh",
-        selection=dg.AssetSelection.assets(*chicago.values()).downstream(),
+        selection=downstream_of(*chicago.values()),
         description="Load new and changed rows of every Chicago dataset, then rebuild the "
         "models and reports that depend on them.",
     )]
     jobs += [
         dg.define_asset_job(
             f"chicago_{name}_refresh",
-            selection=dg.AssetSelection.assets(ingest).downstream(),
+            selection=downstream_of(ingest),
             description=f"Load {name}, then rebuild the models and reports that depend on it.",
         )
         for name, ingest in chicago.items()
     ]
     jobs.append(dg.define_asset_job(
         "countries_refresh",
-        selection=dg.AssetSelection.assets(*country_ingest()).downstream(),
+        selection=downstream_of(*country_ingest()),
         description="Load what the World Bank and the OECD changed, then rebuild the country "
         "models and reports that depend on it.",
     ))
@@ -70,3 +80,28 @@ def refresh_schedules() -> list[dg.ScheduleDefinition]:
         default_status=dg.DefaultScheduleStatus.STOPPED,
     ))
     return schedules
+
+
+@functools.cache
+def full_tests_job() -> dg.UnresolvedAssetJobDefinition:
+    """`dbt_daily_tests`: every dbt data test, over whole tables. The refreshes test only
+    the rows the marts have not counted yet (dbt_project/macros/tests_since.sql)."""
+    return dg.define_asset_job(
+        "dbt_daily_tests",
+        selection=dg.AssetSelection.checks(dbt_models()),
+        tags={TESTS_SINCE_TAG: "everything"},
+        description="Every dbt data test over whole tables, without building anything: the "
+        "refreshes test only the rows the marts have not counted yet.",
+    )
+
+
+@functools.cache
+def full_tests_schedule() -> dg.ScheduleDefinition:
+    """`dbt_daily_tests` at 04:30 Chicago time (PULSE_SCHEDULE_FULL_TESTS overrides it)."""
+    return dg.ScheduleDefinition(
+        name="dbt_daily_tests_schedule",
+        job=full_tests_job(),
+        cron_schedule=os.environ.get("PULSE_SCHEDULE_FULL_TESTS", "30 4 * * *"),
+        execution_timezone="America/Chicago",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )

@@ -129,8 +129,11 @@ def _rejects_results(context: dg.AssetExecutionContext, pipeline: dlt.Pipeline) 
     for resource, paths in load.row_paths(pipeline).items():
         key = raw_table_key(pipeline.dataset_name, f"{resource}_rejects")
         if key in context.selected_asset_keys:
-            yield dg.MaterializeResult(asset_key=key, metadata={
+            metadata = {
                 "rows_rejected": paths["rows_rejected"],
                 "rows_loaded": paths["rows_loaded"],
                 "duplicate_keys_merged": paths["duplicate_keys_merged"],
-            })
+            }
+            if not paths["rows_rejected"]:  # nothing new in it for the rejected-rows mart
+                metadata[UNCHANGED] = True
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)

@@ -11,6 +11,10 @@ def raw_table_key(schema: str, table: str) -> dg.AssetKey:
     return dg.AssetKey([schema, table])
 
 
+def is_raw_table(key: dg.AssetKey) -> bool:
+    return len(key.path) == 2 and key.path[0].startswith("raw_")
+
+
 def api_dataset_key(source_name: str, resource_name: str) -> dg.AssetKey:
     """An upstream API dataset, observed, never built: [api, source, dataset]."""
     return dg.AssetKey([API_GROUP, source_name, resource_name])

@@ -24,10 +24,10 @@ class WarehouseResource(dg.ConfigurableResource):
         return roles.url(role, self.database, raw_dataset=raw_dataset)
 
     @contextlib.contextmanager
-    def dbt_env(self) -> Iterator[None]:
+    def dbt_env(self, **extra: str) -> Iterator[None]:
         """profiles.yml reads the PG* variables: they are the transformer's while dbt runs,
-        and what they were afterwards."""
-        wanted = dbt_env(roles.connection(DBT_ROLE, self.database))
+        and what they were afterwards; so are the `extra` variables (PULSE_TESTS_SINCE)."""
+        wanted = {**dbt_env(roles.connection(DBT_ROLE, self.database)), **extra}
         saved = {key: os.environ.get(key) for key in wanted}
         os.environ.update(wanted)
         try:

@@ -10,7 +10,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from pipelines.load import raw_dataset
 
-from .keys import api_dataset_key, raw_table_key
+from .keys import api_dataset_key, is_raw_table, raw_table_key
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -41,6 +41,20 @@ class PulseDbtTranslator(DagsterDbtTranslator):
         # staging / enriched / marts: the layer is the group, as in the dbt folders.
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 and dbt_resource_props["resource_type"] == "model" else "seeds"
+
+    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any],
+                             unique_id: str, project) -> dg.AssetCheckSpec | None:
+        """A test on a raw table does not block Dagster: `dbt build` already skips every
+        model downstream of a failing one. Blocking, it would make the geocoder (downstream
+        of the raw tables, upstream of the enriched models) wait for dbt's source tests, and
+        Dagster would split every refresh's dbt into two invocations around it."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or not spec.blocking or not is_raw_table(spec.asset_key):
+            return spec
+        return dg.AssetCheckSpec(spec.name, asset=spec.asset_key, description=spec.description,
+                                 additional_deps=spec.additional_deps, metadata=spec.metadata,
+                                 automation_condition=spec.automation_condition,
+                                 partitions_def=spec.partitions_def, blocking=False)
 
 
 def dbt_translator() -> PulseDbtTranslator:

@@ -28,6 +28,7 @@ from .cursor import CURSOR, FUTURE_TOLERANCE_SECONDS, FutureCursorGuard
 from .helpers import SocrataError, check_page, explain, soql_timestamp
 from .paging import SocrataKeysetPaginator
 from .settings import MAX_PAGE_SIZE, PORTAL_URL, Dataset, load_datasets
+from .unchanged import SkipLoadedVersions
 
 __all__ = ["SocrataError", "chicago_source", "dataset_pipeline", "dataset_source",
            "load_chicago", "load_dataset"]
@@ -97,6 +98,8 @@ def chicago_source(
                                       future_tolerance_seconds=future_tolerance_seconds))
         resource.add_step(FutureCursorGuard(f"{dataset.name} ({dataset.id})", resource.table_name,
                                             future_tolerance_seconds))
+        # the overlap's rows raw holds at the same version are not loaded again
+        resource.add_step(SkipLoadedVersions(resource.table_name, dataset.primary_key))
         resource.add_step(SplitRejects(resource.table_name, primary_key=dataset.primary_key))
     resources += [boundary_resource(d, base_url, http.session, headers, request_timeout)
                   for d in chosen if d.is_boundary]

@@ -61,9 +61,9 @@ _INGEST = re.compile(r"chicago_(\w+)_ingest")
 # Where an ingest kill is aimed: a point of the crimes ingest step, in turn.
 INGEST_AIMS = ("crimes:extract", "crimes:load.merge", "crimes:normalize", "crimes:load.merged",
                "crimes:load.copy")
-# Where a dbt kill is aimed, in turn: a model of the step that builds the enriched models
-# and the marts (incremental and table models), or of the one before the geocoder.
-DBT_AIMS = ("dbt_models.model", "dbt_models_2.model")
+# Where a dbt kill is aimed, in turn: the k-th model the dbt step begins, k drawn from a
+# range: among the first (the staging views), or past them (the enriched models, the marts).
+DBT_AIMS = (("dbt_models.model", (1, 4)), ("dbt_models.model", (9, 20)))
 JOB_TIMEOUT = 1800.0  # seconds a normal run of the job may take
 
 
@@ -92,10 +92,8 @@ SIZES = {
 class JobMarkers:
     """Turns the job's output into markers: `<dataset>:<phase>` of an ingest step's dlt
     markers (attributed by pid), `<dataset>:step` when an ingest step starts,
-    `<dbt step>.model` / `<dbt step>.build` when a dbt node starts in that step (Dagster
-    splits the dbt asset: `dbt_models_2` builds what the geocoder does not feed, then
-    `dbt_models` the rest; one at a time, the dbt pool has one slot), `done` when the run
-    ends."""
+    `<dbt step>.model` / `<dbt step>.build` when a dbt node starts in that step (one
+    step, `dbt_models`, after the geocoder), `done` when the run ends."""
 
     def __init__(self) -> None:
         self.step_of_pid: dict[str, str] = {}
@@ -235,7 +233,8 @@ def kill_a_run(ws: Workspace, home: DagsterHome, portal: Portal, size: Size, tar
     if target == "ingest":
         aimed, occurrence, delay = INGEST_AIMS[nth % len(INGEST_AIMS)], 1, rng.uniform(0.0, 0.3)
     else:
-        aimed, occurrence, delay = DBT_AIMS[nth % len(DBT_AIMS)], rng.randint(1, 4), rng.uniform(0.0, 1.5)
+        aimed, (first, last) = DBT_AIMS[nth % len(DBT_AIMS)]
+        occurrence, delay = rng.randint(first, last), rng.uniform(0.0, 1.5)
     trial = Trial(seed, "sigkill-dagster-run", target=f"{target}: {aimed} #{occurrence}",
                   delay=round(delay, 3))
     revision = size.revision()

@@ -73,7 +73,8 @@ class BuildingPermitsModel(RowModel):
     def placement(self, seed: int, row_number: int) -> Placement:
         return place(self.name, seed, row_number)
 
-    def base_row(self, seed: int, row_number: int, event_ms: int) -> dict[str, Any]:
+    def base_row(self, seed: int, row_number: int, event_ms: int,
+                 placement: Placement | None = None) -> dict[str, Any]:
         d = Draws(self.name, seed, row_number)
         permit_type, _, reviews, median_days, sigma, median_cost, works = _TYPES.pick(d)
         issued = event_ms // DAY_MS * DAY_MS  # the portal's permit dates are days
@@ -81,7 +82,7 @@ class BuildingPermitsModel(RowModel):
         cost = round(d.lognormal(median_cost, 1.0), -2 if median_cost > 10_000 else 0)
         # Fees: a base plus a share of the cost, with cents from the city's fee tables.
         fee = 50 + cost * 0.012 + d.below(100) / 4
-        pl = self.placement(seed, row_number)
+        pl = placement or self.placement(seed, row_number)
         number, direction, street_name = street(pl.lat, pl.lon, d)
         row: dict[str, Any] = {
             "id": str(row_number),

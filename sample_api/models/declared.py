@@ -66,8 +66,9 @@ class DeclaredModel(RowModel):
     def placement(self, seed: int, row_number: int) -> Placement | None:
         return place(self.name, seed, row_number) if self.has_point else None
 
-    def base_row(self, seed: int, row_number: int, event_ms: int) -> dict[str, Any]:
-        pl = self.placement(seed, row_number) or place(self.name, seed, row_number)
+    def base_row(self, seed: int, row_number: int, event_ms: int,
+                 placement: Placement | None = None) -> dict[str, Any]:
+        pl = placement or self.placement(seed, row_number) or place(self.name, seed, row_number)
         row: dict[str, Any] = {}
         for index, column in enumerate(self.schema.columns):
             d = Draws(f"{self.name}-{index}", seed, row_number)

@@ -165,9 +165,23 @@ class FoodInspectionsModel(RowModel):
         out.update(point_columns(pl, location="location", human_address=human_address(address, pl.zip)))
         return out
 
-    def base_row(self, seed: int, row_number: int, event_ms: int) -> dict[str, Any]:
+    @staticmethod
+    def _relocated(place_of: dict[str, Any], pl: Placement) -> dict[str, Any]:
+        """An establishment's columns with its ZIP and point from `pl` instead."""
+        out = {k: v for k, v in place_of.items()
+               if k not in ("zip", "latitude", "longitude", "location")}
+        if pl.zip is not None:
+            out["zip"] = pl.zip
+        out.update(point_columns(pl, location="location",
+                                 human_address=human_address(out["address"], pl.zip)))
+        return out
+
+    def base_row(self, seed: int, row_number: int, event_ms: int,
+                 placement: Placement | None = None) -> dict[str, Any]:
         d = Draws(self.name, seed, row_number)
         place_of = self.establishment(seed, self.establishment_of(seed, row_number))
+        if placement is not None:  # moved: the establishment's point was corrected
+            place_of = self._relocated(place_of, placement)
         result = _RESULTS[place_of["facility_type"]].pick(d)
         row: dict[str, Any] = {
             "inspection_id": str(row_number),

@@ -1,7 +1,9 @@
 """Where rows are: points from the synthetic boundaries, and the columns that encode them.
 
-Every row with geography gets a `Placement` from its own draw stream, so revisions
-never move a row and the truth (`boundaries.locate`) is known for every point:
+Every row with geography gets a `Placement` from its own draw stream, so a revision
+moves a row only when asked to (`RowDataset.apply_revision(moved_rows=...)`, which draws
+it a point of another stream, `RowModel.moved_placement`), and the truth
+(`boundaries.locate`) is known for every point:
 - ~4% of rows have no coordinates (their latitude, longitude, location and x/y keys
   are omitted), though their address fields still name the true ZIP and area;
 - ~1% sit exactly on a `boundaries.edge_points()` point, 1e-7 degrees from an edge;

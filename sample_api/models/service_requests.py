@@ -80,12 +80,13 @@ class ServiceRequestsModel(RowModel):
     def placement(self, seed: int, row_number: int) -> Placement:
         return place(self.name, seed, row_number)
 
-    def base_row(self, seed: int, row_number: int, event_ms: int) -> dict[str, Any]:
+    def base_row(self, seed: int, row_number: int, event_ms: int,
+                 placement: Placement | None = None) -> dict[str, Any]:
         d = Draws(self.name, seed, row_number)
         sr_type, code, department, _, median_hours, sigma = _TYPES.pick(d)
         created = at_time_of_day(event_ms, _HOURS.pick(d) * HOUR_MS + d.below(HOUR_MS // 1000) * 1000)
         close_after = max(60_000, int(d.lognormal(median_hours, sigma) * HOUR_MS))
-        pl = self.placement(seed, row_number)
+        pl = placement or self.placement(seed, row_number)
         number, direction, street_name = street(pl.lat, pl.lon, d)
         row: dict[str, Any] = {
             "sr_number": self.key_text(row_number, event_ms),

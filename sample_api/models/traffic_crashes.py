@@ -114,7 +114,8 @@ class TrafficCrashesModel(RowModel):
     def placement(self, seed: int, row_number: int) -> Placement:
         return place(self.name, seed, row_number)
 
-    def base_row(self, seed: int, row_number: int, event_ms: int) -> dict[str, Any]:
+    def base_row(self, seed: int, row_number: int, event_ms: int,
+                 placement: Placement | None = None) -> dict[str, Any]:
         d = Draws(self.name, seed, row_number)
         crashed = at_time_of_day(event_ms, _HOURS.pick(d) * HOUR_MS + d.below(60) * 60_000)
         when = datetime(1970, 1, 1) + timedelta(milliseconds=crashed)
@@ -123,7 +124,7 @@ class TrafficCrashesModel(RowModel):
         fatal, incapacitating, non_incapacitating = _injuries(severity, d)
         injured = fatal + incapacitating + non_incapacitating
         towed = injured > 0 or d.chance(0.25)
-        pl = self.placement(seed, row_number)
+        pl = placement or self.placement(seed, row_number)
         number, direction, street_name = street(pl.lat, pl.lon, d)
         district = police_district(pl.lat, pl.lon)
         row: dict[str, Any] = {

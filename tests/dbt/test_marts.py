@@ -62,6 +62,20 @@ def test_marts_equal_pandas_after_revision_and_incremental_build(built, warehous
     assert_daily_matches(warehouse_db, api.dataset)
 
 
+def test_marts_equal_pandas_after_crimes_move_between_months_and_areas(built, warehouse_db):
+    """Revised crimes move to an earlier month and another (portal and polygon) area,
+    some maybe before the first day: the monthly mart recounts the months they left as
+    well as those they entered, and the daily trend (rebuilt whole) follows too."""
+    api, pipeline = built
+    moved = api.dataset.apply_revision(new_rows=0, updated_rows=300, moved_rows=200).moved_ids
+    assert len(moved) == 200
+    load(api, pipeline, warehouse_db)
+    build = run_dbt("build", "--select", "int_chicago__crimes_enriched+")
+    assert build.returncode == 0, build.stdout[-4000:]
+    assert_monthly_matches(warehouse_db, api.dataset)
+    assert_daily_matches(warehouse_db, api.dataset)
+
+
 def test_docs_generate_and_source_freshness(built):
     docs = run_dbt("docs", "generate")
     assert docs.returncode == 0, docs.stdout[-3000:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import itertools
 import json
 import random
 
@@ -18,6 +19,8 @@ from tests.conftest import query
 
 # The module, not the function of the same name that pipelines.geo exports.
 geocode_module = importlib.import_module("pipelines.geo.geocode")
+# dlt load ids: the load's start as Unix seconds, one per insert here.
+LOAD_IDS = (f"{n}.5" for n in itertools.count(1_780_000_000))
 GARBAGE = ["abc", "", " 41.8 ", "41.8.1", "1e5", "NaN", "Infinity", "12345678901234567890", "-"]
 
 
@@ -40,12 +43,16 @@ def load_boundaries(admin: warehouse.Connection, areas: list[dict], zips: list[d
               (p["zip"], p["objectid"], p["shape_area"], p["shape_len"], json.dumps(f["geometry"])))
 
 
-def insert_points(admin: warehouse.Connection, table: str, rows: list[tuple[str | None, str | None]]) -> None:
+def insert_points(admin: warehouse.Connection, table: str, rows: list[tuple[str | None, str | None]]) -> str:
+    """Adds `rows` as one new dlt load; returns its load id."""
     query(admin, f"create table if not exists raw_chicago.{table} "
                  "(id serial, latitude text, longitude text, _dlt_load_id text)")
-    values = ", ".join(["(%s, %s, 'load')"] * len(rows))
+    query(admin, f"alter table raw_chicago.{table} owner to {roles.role_name('loader', admin.database)}")
+    load_id = next(LOAD_IDS)
+    values = ", ".join(["(%s, %s, %s)"] * len(rows))
     query(admin, f"insert into raw_chicago.{table} (latitude, longitude, _dlt_load_id) values {values}",
-          tuple(v for row in rows for v in row))
+          tuple(v for row in rows for v in (*row, load_id)))
+    return load_id
 
 
 def text(value: float) -> str:
@@ -69,6 +76,12 @@ def raw(warehouse_db):
     load_boundaries(warehouse_db, synthetic.community_area_features(), synthetic.zip_code_features())
     yield warehouse_db
     query(warehouse_db, "drop schema if exists raw_chicago cascade")
+
+
+def located_times(admin: warehouse.Connection) -> dict[str, object]:
+    """(lat,lon) as text -> the time the pair's answer was last set."""
+    return dict(query(admin, "select (latitude, longitude)::text, geocoded_at "
+                             "from raw_chicago.geocoded_points"))
 
 
 def test_boundaries_locate_in_memory_matches_the_construction():
@@ -108,30 +121,45 @@ def test_runs_are_incremental_and_follow_the_boundaries(raw):
     assert geocode(loader()).points_geocoded == 300
 
     again = geocode(loader())
-    assert (again.points_read, again.points_geocoded, again.outside_boundaries) == (0, 0, 0)
+    # no load since: not one row is read
+    assert (again.rows_read, again.points_read, again.points_geocoded) == (0, 0, 0)
+    assert again.outside_boundaries == 0
 
     added = [synthetic.random_point(rng) for _ in range(20)]
     insert_points(raw, "traffic_crashes", [(text(lat), text(lon)) for lat, lon in added])
     insert_points(raw, "crimes", [(text(lat), text(lon)) for lat, lon in first[:5]])  # known pairs
-    query(raw, "update raw_chicago.crimes set latitude = '41.700000001' where id = 1")  # a moved row
+    # a moved row: dlt's merge writes it again with the new load's id
+    query(raw, "update raw_chicago.crimes set latitude = '41.700000001', _dlt_load_id = %s where id = 1",
+          (next(LOAD_IDS),))
     stats = geocode(loader())
     assert (stats.points_read, stats.points_geocoded) == (21, 21)
+    assert stats.rows_read == 20 + 5 + 1  # the two new loads and the moved row, nothing else
     assert len(stored(raw)) == 321
     old_version = stats.boundaries_version
+    located_at = located_times(raw)
 
     # The portal redraws the ZIP layer: two codes swap their areas. Every stored pair follows.
     areas, zips = synthetic.community_area_features(), copy.deepcopy(synthetic.zip_code_features())
     zips[0]["geometry"], zips[1]["geometry"] = zips[1]["geometry"], zips[0]["geometry"]
     load_boundaries(raw, areas, zips)
     stats = geocode(loader())
-    assert (stats.points_read, stats.points_geocoded) == (0, 321)
+    assert (stats.rows_read, stats.points_read, stats.points_geocoded) == (0, 0, 321)
     assert stats.boundaries_version != old_version
     swap = {zips[0]["properties"]["zip"]: zips[1]["properties"]["zip"],
             zips[1]["properties"]["zip"]: zips[0]["properties"]["zip"]}
+    moved = set()
     for (lat, lon), answer in stored(raw).items():
         zip_code, area = synthetic.locate(lat, lon)
         assert answer == (swap.get(zip_code, zip_code), area)
+        if zip_code in swap:
+            moved.add(f"({lat},{lon})")
+    assert 0 < stats.points_moved == len(moved) < 321
+    # only the pairs the new layer moved get a new time: the enriched models rebuild just their rows
+    now = located_times(raw)
+    assert {pair for pair in now if now[pair] != located_at[pair]} == moved
     assert geocode(loader()).points_geocoded == 0
+    runs = query(raw, "select points_read, points_geocoded from raw_chicago.geocoder_runs order by run_at")
+    assert runs == [(300, 300), (0, 0), (21, 21), (0, 321), (0, 0)]
 
 
 def test_a_failed_run_leaves_the_table_as_it_was(raw, monkeypatch):

@@ -101,3 +101,27 @@ def test_one_step_at_a_time_per_load_for_dbt_and_for_geocoding(defs, tmp_path):
     config = yaml.safe_load(write_dagster_yaml(tmp_path).read_text())
     assert config == {"telemetry": {"enabled": True},
                       "concurrency": {"pools": {"default_limit": 1}}}
+
+
+def test_refresh_jobs_leave_source_freshness_to_its_hourly_job(defs):
+    """A refresh that finds nothing new must not start dbt: the freshness checks (one
+    `dbt source freshness`) run in their own job, on the clock."""
+    from orchestration.defs.freshness import CHECK_NAME, freshness_job
+    from orchestration.defs.schedules import refresh_jobs
+
+    graph = defs.resolve_asset_graph()
+    for job in refresh_jobs():
+        checks = job.selection.resolve_checks(graph)
+        assert checks and CHECK_NAME not in {c.name for c in checks}, job.name
+    freshness = freshness_job().selection.resolve_checks(graph)
+    assert freshness and {c.name for c in freshness} == {CHECK_NAME}
+
+
+def test_every_refresh_job_runs_dbt_once(defs):
+    """One dbt invocation per run: with dbt's tests on the raw tables blocking, Dagster
+    split dbt into two steps around the geocoder (two dbt start-ups, two manifests read)."""
+    from orchestration.defs.schedules import refresh_jobs
+
+    for job in refresh_jobs():
+        ops = [node.name for node in defs.resolve_job_def(job.name).graph.nodes]
+        assert [op for op in ops if op.startswith("dbt_models")] == ["dbt_models"], (job.name, ops)

@@ -139,3 +139,40 @@ def test_the_dbt_step_refuses_to_build_over_code_hidden_in_raw(fresh_graph, ware
         with pg, pg.cursor() as cur:
             cur.execute("drop function if exists raw_chicago.evil()")
         pg.close()
+
+
+def test_the_daily_tests_read_every_row_a_refresh_does_not(fresh_graph, warehouse_db, monkeypatch):
+    """A refresh's dbt step tests only the rows the marts have not counted yet
+    (PULSE_TESTS_SINCE=marts); dbt_daily_tests, run by its schedule, tests every row: an old
+    row gone bad passes the one and fails the other, as an error on its enriched asset."""
+    from orchestration.definitions import defs
+    from orchestration.defs.geocode import geocoded_points
+    from orchestration.defs.ingest import chicago_ingest
+    from orchestration.lib.resources import resources
+
+    _, dbt_models = fresh_graph
+    graph = [*chicago_ingest().values(), geocoded_points(), dbt_models]
+    enriched = dg.AssetKey(["enriched", "int_chicago__crimes_enriched"])
+    check = dg.AssetCheckKey(enriched, "not_null_int_chicago__crimes_enriched_community_area_name")
+    with SampleApi(chicago_portal(rows=ROWS, seed=24)) as api:
+        monkeypatch.setenv("SOURCES__CHICAGO__BASE_URL", api.url)
+        with dg.instance_for_test() as instance:
+            assert dg.materialize(graph, resources=resources(), instance=instance).success
+            # Someone writes an old enriched row by hand.
+            query(warehouse_db, """
+                update enriched.int_chicago__crimes_enriched set community_area_name = null
+                where crime_id = (select min(crime_id) from enriched.int_chicago__crimes_enriched)
+            """)
+            refresh = dg.materialize([dbt_models], resources=resources(), instance=instance,
+                                     selection=dg.AssetSelection.assets(*dbt_models.keys))
+            daily = defs().resolve_job_def("dbt_daily_tests").execute_in_process(
+                instance=instance, raise_on_error=False)
+
+    assert refresh.success
+    assert [c.passed for c in refresh.get_asset_check_evaluations() if c.asset_check_key == check] \
+        == [True]
+    assert not daily.success
+    assert not daily.get_asset_materialization_events()  # tests only: nothing rebuilt
+    failed = [c for c in daily.get_asset_check_evaluations() if not c.passed]
+    assert [c.asset_check_key for c in failed] == [check]
+    assert failed[0].severity == dg.AssetCheckSeverity.ERROR

@@ -57,6 +57,32 @@ def test_overlap_rereads_only_the_window_before_the_cursor(api, fresh_raw, wareh
     assert raw_rows(warehouse_db) == truth_rows(api.dataset)
 
 
+def test_overlap_rows_raw_already_holds_are_not_loaded_again(api, fresh_raw, warehouse_db):
+    load(api, fresh_raw, warehouse_db, page_size=5_000)
+    newest_load = "select max(_dlt_load_id) from raw_chicago.crimes"
+    [(backfill_load,)] = query(warehouse_db, newest_load)
+    revision = api.dataset.apply_revision(new_rows=50, updated_rows=50)
+    api.requests.clear()
+    info = load(api, fresh_raw, warehouse_db, page_size=5_000, overlap_seconds=3_600)
+    assert fetched_rows(api) > 100  # the revision and the hour before the cursor
+    # only the revised rows are written again: the overlap's rows are the versions raw has
+    changed = {key for (key,) in query(warehouse_db, "select id from raw_chicago.crimes "
+                                                     "where _dlt_load_id > %s", (backfill_load,))}
+    assert changed == {*revision.new_ids, *revision.updated_ids}
+    assert raw_rows(warehouse_db) == truth_rows(api.dataset)
+
+    # Nothing changed since: the overlap is fetched, nothing is written, the table has no job
+    [(revision_load,)] = query(warehouse_db, newest_load)
+    api.requests.clear()
+    info = load(api, fresh_raw, warehouse_db, page_size=5_000, overlap_seconds=3_600)
+    assert fetched_rows(api) > 0
+    assert query(warehouse_db, newest_load) == [(revision_load,)]
+    jobs = [job for package in info.load_packages for job in package.jobs["completed_jobs"]
+            if job.job_file_info.table_name == "crimes"]
+    assert jobs == []
+    assert raw_rows(warehouse_db) == truth_rows(api.dataset)
+
+
 def test_noop_refresh_fetches_nothing(api, fresh_raw, warehouse_db):
     load(api, fresh_raw, warehouse_db, page_size=5_000)
     api.requests.clear()

@@ -246,3 +246,33 @@ def test_rows_are_deterministic_and_revisions_change_content():
         assert after[key]["last_modified_date"] > before[key]["last_modified_date"]
         # revisions never move a row
         assert {c: after[key].get(c) for c in COORDINATES} == {c: before[key].get(c) for c in COORDINATES}
+
+
+@pytest.mark.parametrize("table", ["crimes", *NEW_TABLES])
+def test_a_revision_can_move_rows_to_another_month_and_place(table):
+    """`moved_rows` of the re-versioned rows get an earlier event (another month) and a
+    new point; their key stays, every other row stays where it was, and the API serves
+    what truth() says, the planted geography (edges, mismatches) following the move."""
+    from sample_api.oracles.chicago_reports import EVENT_DATE, located, month
+
+    ds = chicago_portal(rows=400, seed=11, tables=[table])[DECLARED[table]["id"]]
+    key = DECLARED[table]["primary_key"]
+    before = {r[key]: r for r in ds.truth()}
+    result = ds.apply_revision(new_rows=5, updated_rows=60, moved_rows=25)
+    after = {r[key]: r for r in ds.truth()}
+    assert len(result.moved_ids) == 25 and set(result.moved_ids) <= set(result.updated_ids)
+    assert set(before) <= set(after)  # same keys: a move is a revision, not a new row
+    event = EVENT_DATE[table]
+    for row_id, row in before.items():
+        moved_month = month(after[row_id][event]) != month(row[event])
+        moved_place = located(after[row_id]) != located(row)
+        assert moved_month == (row_id in result.moved_ids), row_id
+        assert moved_place <= (row_id in result.moved_ids), row_id
+    assert sum(located(after[k]) != located(before[k]) for k in result.moved_ids) >= 20
+    # each row's content is a function of its state: served as truth() says
+    with SampleApi(ds) as api:
+        served = {r[key]: r for r in keyset_all(api.resource_url)}
+    assert served == after
+    if "community_area" in ds.schema.columns:
+        for row_id, (served_area, area) in ds.community_area_mismatches().items():
+            assert int(after[row_id]["community_area"]) == served_area != area

@@ -6,10 +6,16 @@
         unique_key='permit_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__building_permits'), 'permit_id') }}",
+        pre_hook=[
+            "{{ note_vacated_months(ref('stg_chicago__building_permits'), 'permit_id', 'issued_month') }}",
+            "{{ drop_newly_rejected(ref('stg_chicago__building_permits'), 'permit_id') }}",
+        ],
         indexes=[
             {'columns': ['permit_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
+            {'columns': ['issued_month']},
         ],
     )
 }}
@@ -17,9 +23,7 @@
 with
 
 permits as (
-    select * from {{ ref('stg_chicago__building_permits') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__building_permits'), 'permit_id') }}
 ),
 
 enriched as (

@@ -10,10 +10,12 @@
     rows the portal stamped late (the overlap window re-reads them) and every
     row of a raw table that was reloaded from scratch.
 
-    A row is also rebuilt when its coordinates were geocoded after this table's
-    last build (a boundary layer changed), so its ZIP and area follow. The
-    second pre-hook gives a table built before geocoding existed an empty
-    geocoded_at: every located row is then rebuilt once, with its ZIP and area.
+    A row already built is rebuilt only when the geocoder answered its
+    coordinates anew after this table's last build (a boundary layer moved
+    them, or they were located late), so its ZIP and area follow; a refresh
+    where that did not happen reads the new loads alone (new_or_relocated,
+    macros/geo.sql). The second pre-hook gives a table built before geocoding
+    existed an empty geocoded_at: every located row is then rebuilt once.
 
     ZIP code and community area (number, name, side) come from the
     coordinates, as in every enriched point model (geo_joins / geo_columns,
@@ -23,6 +25,10 @@
     Rejected rows (stg reject_reason) are left out. The pre-hook removes the
     older, valid version of a row that a new load made unusable, which the
     delete+insert alone would keep (it only deletes the keys it inserts).
+
+    Before that, note_vacated_months (macros/monthly_marts.sql) notes the
+    months of the rows the new loads revise or reject, for the marts rebuilt
+    by month; the index on occurred_month is how they read a month.
 #}
 {{
     config(
@@ -31,12 +37,16 @@
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         pre_hook=[
+            "{{ note_vacated_months(ref('stg_chicago__crimes'), 'crime_id', 'occurred_month') }}",
             "{{ drop_newly_rejected(ref('stg_chicago__crimes'), 'crime_id') }}",
             "alter table if exists {{ this }} add column if not exists geocoded_at timestamptz",
         ],
         indexes=[
             {'columns': ['crime_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
+            {'columns': ['occurred_month']},
         ],
     )
 }}
@@ -44,9 +54,7 @@
 with
 
 crimes as (
-    select * from {{ ref('stg_chicago__crimes') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__crimes'), 'crime_id') }}
 ),
 
 fbi_crime_codes as (

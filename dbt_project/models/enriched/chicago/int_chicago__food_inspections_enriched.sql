@@ -11,10 +11,16 @@
         unique_key='inspection_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__food_inspections'), 'inspection_id') }}",
+        pre_hook=[
+            "{{ note_vacated_months(ref('stg_chicago__food_inspections'), 'inspection_id', 'inspection_month') }}",
+            "{{ drop_newly_rejected(ref('stg_chicago__food_inspections'), 'inspection_id') }}",
+        ],
         indexes=[
             {'columns': ['inspection_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
+            {'columns': ['inspection_month']},
         ],
     )
 }}
@@ -22,9 +28,7 @@
 with
 
 inspections as (
-    select * from {{ ref('stg_chicago__food_inspections') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__food_inspections'), 'inspection_id') }}
 ),
 
 enriched as (

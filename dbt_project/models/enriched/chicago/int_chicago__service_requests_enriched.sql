@@ -1,7 +1,7 @@
 {#
     311 requests with their ZIP code and community area (from coordinates),
     and how long each took to close. Incremental like the crimes: new loads, and rows whose
-    coordinates were geocoded again (new_or_relocated in macros/geo.sql).
+    coordinates the geocoder answered anew (new_or_relocated in macros/geo.sql).
 #}
 
 {{
@@ -10,10 +10,16 @@
         unique_key='service_request_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__service_requests'), 'service_request_id') }}",
+        pre_hook=[
+            "{{ note_vacated_months(ref('stg_chicago__service_requests'), 'service_request_id', 'created_month') }}",
+            "{{ drop_newly_rejected(ref('stg_chicago__service_requests'), 'service_request_id') }}",
+        ],
         indexes=[
             {'columns': ['service_request_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
+            {'columns': ['created_month']},
         ],
     )
 }}
@@ -21,9 +27,7 @@
 with
 
 requests as (
-    select * from {{ ref('stg_chicago__service_requests') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__service_requests'), 'service_request_id') }}
 ),
 
 enriched as (

@@ -6,10 +6,16 @@
         unique_key='crash_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ drop_newly_rejected(ref('stg_chicago__traffic_crashes'), 'crash_id') }}",
+        pre_hook=[
+            "{{ note_vacated_months(ref('stg_chicago__traffic_crashes'), 'crash_id', 'crashed_month') }}",
+            "{{ drop_newly_rejected(ref('stg_chicago__traffic_crashes'), 'crash_id') }}",
+        ],
         indexes=[
             {'columns': ['crash_id'], 'unique': true},
             {'columns': ['loaded_at']},
+            {'columns': ['geocoded_at']},
+            {'columns': ['latitude', 'longitude']},
+            {'columns': ['crashed_month']},
         ],
     )
 }}
@@ -17,9 +23,7 @@
 with
 
 crashes as (
-    select * from {{ ref('stg_chicago__traffic_crashes') }} as staged
-    where reject_reason is null
-        {{ new_or_relocated('staged') }}
+    {{ new_or_relocated(ref('stg_chicago__traffic_crashes'), 'crash_id') }}
 ),
 
 enriched as (

@@ -26,6 +26,19 @@ summarised as (
         ) as p90_hours_to_close
     from requests
     group by request_type, community_area_number, community_area_name
+),
+
+{# The published types, as the contract declares them (_chicago__models.yml). #}
+final as (
+    select
+        request_type::text as request_type,
+        community_area_number::integer as community_area_number,
+        community_area_name::text as community_area_name,
+        request_count::bigint as request_count,
+        closed_count::bigint as closed_count,
+        median_hours_to_close::numeric as median_hours_to_close,
+        p90_hours_to_close::numeric as p90_hours_to_close
+    from summarised
 )
 
-select * from summarised
+select * from final

@@ -23,6 +23,18 @@ summarised as (
         ) as pass_rate
     from inspections
     group by 1, 2
+),
+
+{# The published types, as the contract declares them (_chicago__models.yml). #}
+final as (
+    select
+        facility_type::text as facility_type,
+        zip_code::text as zip_code,
+        inspection_count::bigint as inspection_count,
+        graded_count::bigint as graded_count,
+        passed_count::bigint as passed_count,
+        pass_rate::numeric as pass_rate
+    from summarised
 )
 
-select * from summarised
+select * from final

@@ -24,6 +24,22 @@ economy as (
         (country_years.exports_usd + country_years.imports_usd)
         / nullif(country_years.gdp_usd, 0) * 100 as trade_openness_pct
     from country_years
+),
+
+{# The published types, as the contract declares them (_countries__models.yml). #}
+final as (
+    select
+        country_code::text as country_code,
+        country_name::text as country_name,
+        year::integer as year,
+        gdp_usd::double precision as gdp_usd,
+        revenue_pct_gdp::double precision as revenue_pct_gdp,
+        tax_revenue_pct_gdp::double precision as tax_revenue_pct_gdp,
+        exports_usd::double precision as exports_usd,
+        imports_usd::double precision as imports_usd,
+        trade_balance_usd::double precision as trade_balance_usd,
+        trade_openness_pct::double precision as trade_openness_pct
+    from economy
 )
 
-select * from economy
+select * from final

@@ -32,6 +32,23 @@ growth as (
     {{ join_years_before('country_years', 'year_before', 1) }}
     {{ join_years_before('country_years', 'five_years_before', 5) }}
     {{ join_years_before('country_years', 'ten_years_before', 10) }}
+),
+
+{# The published types, as the contract declares them (_countries__models.yml). #}
+final as (
+    select
+        country_code::text as country_code,
+        country_name::text as country_name,
+        year::integer as year,
+        population::double precision as population,
+        gdp_usd::double precision as gdp_usd,
+        population_yoy_pct::double precision as population_yoy_pct,
+        population_cagr_5y_pct::double precision as population_cagr_5y_pct,
+        population_cagr_10y_pct::double precision as population_cagr_10y_pct,
+        gdp_usd_yoy_pct::double precision as gdp_usd_yoy_pct,
+        gdp_usd_cagr_5y_pct::double precision as gdp_usd_cagr_5y_pct,
+        gdp_usd_cagr_10y_pct::double precision as gdp_usd_cagr_10y_pct
+    from growth
 )
 
-select * from growth
+select * from final

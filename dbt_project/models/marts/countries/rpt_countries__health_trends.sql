@@ -24,6 +24,21 @@ trends as (
         - ten_years_before.under5_mortality as under5_mortality_change_10y
     from country_years as current_year
     {{ join_years_before('country_years', 'ten_years_before', 10) }}
+),
+
+{# The published types, as the contract declares them (_countries__models.yml). #}
+final as (
+    select
+        country_code::text as country_code,
+        country_name::text as country_name,
+        year::integer as year,
+        life_expectancy::double precision as life_expectancy,
+        infant_mortality::double precision as infant_mortality,
+        under5_mortality::double precision as under5_mortality,
+        death_rate::double precision as death_rate,
+        life_expectancy_change_10y::double precision as life_expectancy_change_10y,
+        under5_mortality_change_10y::double precision as under5_mortality_change_10y
+    from trends
 )
 
-select * from trends
+select * from final

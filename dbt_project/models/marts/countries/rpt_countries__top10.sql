@@ -50,7 +50,19 @@ ranked as (
         value,
         year
     from latest
+),
+
+{# The published types, as the contract declares them (_countries__models.yml). #}
+final as (
+    select
+        metric::text as metric,
+        rank::bigint as rank,
+        country_code::text as country_code,
+        country_name::text as country_name,
+        value::double precision as value,
+        year::integer as year
+    from ranked
+    where rank <= 10
 )
 
-select * from ranked
-where rank <= 10
+select * from final
