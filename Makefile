@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # Layers, ground up; ruff (with each folder's ruff.toml) refuses an import of a layer above.
-PYTHON_DIRS := pulse pipelines orchestration sample_api bench reliability tests
+PYTHON_DIRS := pulse collector pipelines orchestration sample_api bench reliability tests
 
 .PHONY: install manifest demo test lint bench reliability docs dev stop clean
 

@@ -15,7 +15,7 @@ from pulse.warehouse import PROJECT_ROOT
 
 RUFF = str(Path(sys.executable).with_name("ruff"))
 # Ground up: a folder may import every layer before it in this list.
-LAYERS = ["pulse", "pipelines", "orchestration", "sample_api"]
+LAYERS = ["pulse", "collector", "pipelines", "orchestration", "sample_api"]
 HARNESS = ["bench", "reliability", "tests"]
 
 
