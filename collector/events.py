@@ -22,7 +22,10 @@ MAX_REQUEST_BYTES = 500 * 1024
 MAX_DEPTH = 32  # nesting levels inside one event; deeper is a bad event, not a crash
 MAX_ID_CHARS = 256
 FUTURE_LIMIT = timedelta(days=1)  # an event time further ahead than this is refused
-PAST_LIMIT = timedelta(days=5 * 366)  # and one further back than this
+# An event time before this is a client clock that was never set (epoch 0 and the like).
+# Older times after it are kept: SDKs replay old files (the recorded analytics-php file
+# is from 2014) and Segment's API takes historical data.
+EARLIEST_EVENT_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 SEED_EVENT_TYPE_IDS = (0, 1, 2)
@@ -40,7 +43,7 @@ REASONS = {
     "wrong_type": "a field has the wrong JSON type (the detail names it)",
     "bad_timestamp": "`timestamp`, `sentAt` or `originalTimestamp` is not an ISO 8601 time",
     "timestamp_in_future": "the corrected event time is more than a day after received_at",
-    "timestamp_too_old": "the corrected event time is more than five years before received_at",
+    "timestamp_too_old": "the corrected event time is before 2000-01-01 (an unset client clock)",
     "event_too_large": "the event is over 32 KB of JSON",
     "too_deep": f"the event nests objects or arrays more than {MAX_DEPTH} levels deep",
 }
@@ -196,7 +199,7 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
         event_at = timestamp + (received_at - sent_at)
     if event_at - received_at > FUTURE_LIMIT:
         raise Invalid("timestamp_in_future", event_at.isoformat())
-    if received_at - event_at > PAST_LIMIT:
+    if event_at < EARLIEST_EVENT_AT:
         raise Invalid("timestamp_too_old", event_at.isoformat())
 
     return {
