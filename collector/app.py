@@ -173,8 +173,7 @@ class CollectorApp:
         events, bad = split_request(SEGMENT_PATHS[path], parsed, source=source,
                                     received_at=received_at)
         if events or bad:
-            record = json.dumps({"events": events, "bad": bad}, separators=(",", ":"),
-                                ensure_ascii=False).encode()
+            record = json.dumps({"events": events, "bad": bad}, separators=(",", ":")).encode()
             await self.spool.append(record)
         self.metrics.accepted[source] += len(events)
         for item in bad:

@@ -46,6 +46,8 @@ REASONS = {
     "timestamp_too_old": "the corrected event time is before 2000-01-01 (an unset client clock)",
     "event_too_large": "the event is over 32 KB of JSON",
     "too_deep": f"the event nests objects or arrays more than {MAX_DEPTH} levels deep",
+    "null_character": "a string or key holds a NUL character (\\u0000), which PostgreSQL cannot store",
+    "invalid_unicode": "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text",
 }
 
 
@@ -92,16 +94,26 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _depth_over(value: Any, limit: int) -> bool:
+def _first_flaw(value: Any, limit: int) -> str | None:
+    """'too_deep' or 'null_character' (PostgreSQL stores neither a NUL in text nor a
+    \\u0000 in jsonb), for the first such place in `value`; None when it has neither."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "null_character"
+        elif isinstance(item, dict | list):
             if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+                return "too_deep"
+            if isinstance(item, dict):
+                if any("\x00" in key for key in item):
+                    return "null_character"
+                children = item.values()
+            else:
+                children = item
+            stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 def _id(value: Any) -> str | None:
@@ -141,11 +153,15 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
     """
     if not isinstance(item, dict):
         raise Invalid("not_an_object")
+    if flaw := _first_flaw(item, MAX_DEPTH):
+        raise Invalid(flaw)
     raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
-    if len(raw.encode()) > MAX_EVENT_BYTES:
-        raise Invalid("event_too_large", f"{len(raw.encode()):,} bytes")
-    if _depth_over(item, MAX_DEPTH):
-        raise Invalid("too_deep")
+    try:
+        size = len(raw.encode())
+    except UnicodeEncodeError:  # a lone UTF-16 surrogate ("\ud800"): not Unicode text
+        raise Invalid("invalid_unicode") from None
+    if size > MAX_EVENT_BYTES:
+        raise Invalid("event_too_large", f"{size:,} bytes")
 
     # /v1/track etc. say the type by their path, /v1/batch items by their own `type`
     message_type = item.get("type") if kind is None else kind
@@ -225,8 +241,8 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
 
 def bad_event(item: Any, *, index: int, reason: str, detail: str, source: str,
               received_at: datetime) -> dict:
-    try:
-        raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+    try:  # ASCII: a NUL or a lone surrogate stays an escape, which text columns hold
+        raw = json.dumps(item, separators=(",", ":"))
     except (ValueError, RecursionError):
         raw = repr(item)[:MAX_EVENT_BYTES]
     message_id = _id(item.get("messageId")) if isinstance(item, dict) else None

@@ -111,6 +111,8 @@ def deep(levels: int) -> dict:
     ({"event": "Nobody"}, "missing_user"),
     ({"userId": "u"}, "missing_event"),
     ({"type": "launch", "userId": "u"}, "unknown_type"),
+    ({"userId": "u", "event": "Nul", "properties": {"note": "a\x00b"}}, "null_character"),
+    ({"userId": "u", "event": "Half \ud800 a pair"}, "invalid_unicode"),
 ])
 def test_a_bad_event_is_kept_with_its_reason_beside_the_good_ones(collector, item, reason):
     good = {"type": "track", "userId": "u", "event": "Fine", "someUnknownField": [1, 2]}
