@@ -66,16 +66,22 @@ def _int_env(name: str, default: int) -> int:
         raise SettingsError(f"{name}={value!r} is not a whole number") from None
 
 
+def spool_dir() -> Path:
+    """`PULSE_COLLECTOR_SPOOL`, else `collector-spool/` in the warehouse folder: the
+    collector writes there and the drain (pipelines/events) reads there."""
+    spool = os.environ.get("PULSE_COLLECTOR_SPOOL")
+    return Path(spool) if spool else data_dir() / "collector-spool"
+
+
 def load_settings(secrets_file: Path = SECRETS_FILE) -> CollectorSettings:
     env = os.environ.get("PULSE_COLLECTOR_WRITE_KEYS")
     keys = parse_write_keys(env) if env is not None else _keys_from_secrets(secrets_file)
     if not keys:
         raise SettingsError("no write keys: set PULSE_COLLECTOR_WRITE_KEYS=key=source[,...] "
                             f"or a [collector.write_keys] table in {secrets_file}")
-    spool = os.environ.get("PULSE_COLLECTOR_SPOOL")
     return CollectorSettings(
         write_keys=keys,
-        spool_dir=Path(spool) if spool else data_dir() / "collector-spool",
+        spool_dir=spool_dir(),
         spool_cap_bytes=_int_env("PULSE_COLLECTOR_SPOOL_CAP_BYTES", 1 << 30),
         min_free_bytes=_int_env("PULSE_COLLECTOR_MIN_FREE_BYTES", 64 << 20),
     )

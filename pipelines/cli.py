@@ -12,7 +12,7 @@ from pulse.cli import step
 
 def add_load(sub: argparse._SubParsersAction) -> None:
     load = sub.add_parser("load", help="run one source's dlt pipeline (incremental)")
-    load.add_argument("source", choices=["chicago", "worldbank", "oecd"])
+    load.add_argument("source", choices=["chicago", "worldbank", "oecd", "events"])
     load.add_argument("--dataset", action="append", metavar="NAME",
                       help="load only this dataset of pipelines/chicago/datasets.yml, or this "
                       "dataflow of pipelines/oecd/dataflows.yml (repeatable)")
@@ -31,6 +31,8 @@ def add_reset(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    if args.source == "events":
+        return _drain_events()
     if args.source != "chicago":
         return _load_countries(args)
     from .chicago import SocrataError, load_chicago
@@ -98,6 +100,28 @@ def cmd_reset(args: argparse.Namespace) -> int:
         done = reset_pipeline(pipeline)
         print(f"{done.pipeline}: dropped {', '.join(done.tables) or 'no tables'}; "
               f"{done.state_rows} state row(s)")
+    return 0
+
+
+def _drain_events() -> int:
+    """`pulse load events`: the collector's spool into raw_events and the lake."""
+    from .events import DrainError, drain
+    from .events.settings import configured_sinks, drain_settings
+
+    settings = drain_settings()
+    sinks = configured_sinks()
+    step(f"draining {settings.spool_dir} into {', '.join(s.name for s in sinks)}")
+    try:
+        result = drain(settings, sinks)
+    except DrainError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if result.skipped:
+        print(f"nothing drained: {result.skipped}")
+        return 0
+    print(f"{result.segments} segments, {result.events:,} events and {result.bad_events:,} bad "
+          f"events in {result.seconds:.1f}s" + (f"; corrupt, set aside: {result.corrupt}"
+                                                 if result.corrupt else ""))
     return 0
 
 

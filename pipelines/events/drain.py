@@ -1,0 +1,203 @@
+"""The drain: sealed spool segments -> every configured sink -> deleted.
+
+A segment is deleted only after every sink committed it; a sink that fails is retried
+(3 times, with backoff, by default) and the drain then stops with the segment kept, so a
+sink that is down for minutes delays events and loses none. Sinks are idempotent per
+segment (sinks.py), so a drain killed after a commit and before the delete duplicates
+nothing. One drain at a time per spool (a lock file beside the segments).
+
+`pulse load events` runs it by hand; Dagster runs it as the `events_drain` asset.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from collector.spool import CorruptSegment, Spool, SpoolLocked, read_records, segment_paths
+
+from .sinks import BAD_EVENT_SCHEMA, EVENT_SCHEMA, Batch
+
+log = logging.getLogger(__name__)
+
+
+class DrainError(RuntimeError):
+    pass
+
+
+@dataclass
+class DrainSettings:
+    spool_dir: Path
+    batch_events: int = 50  # drain once this many events wait ...
+    max_wait_seconds: float = 30.0  # ... or the oldest has waited this long
+    max_batch_bytes: int = 64 << 20  # segments per sink call, by their size on disk
+    retries: int = 3
+    backoff_seconds: float = 1.0
+
+
+@dataclass
+class DrainResult:
+    segments: int = 0
+    events: int = 0
+    bad_events: int = 0
+    seconds: float = 0.0
+    corrupt: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why nothing was drained, when nothing was
+
+
+def _timestamps(values: list[str | None]) -> pa.Array:
+    return pa.array([datetime.fromisoformat(v) if v else None for v in values],
+                    type=pa.timestamp("us", tz="UTC"))
+
+
+def _json_text(value) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def read_batch(paths: list[Path]) -> tuple[Batch, list[str]]:
+    """The events of these sealed segments as one Batch, and the corrupt segments left out
+    (moved to corrupt/ by the caller: a disk fault, never a crash, makes one)."""
+    events: dict[str, list] = {name: [] for name in EVENT_SCHEMA.names}
+    bad: dict[str, list] = {name: [] for name in BAD_EVENT_SCHEMA.names}
+    segments, corrupt = [], []
+    for path in paths:
+        try:
+            records = [json.loads(r) for r in read_records(path)]
+        except (CorruptSegment, ValueError) as err:
+            log.error("%s", err)
+            corrupt.append(path.name)
+            continue
+        segments.append(path.stem)
+        for record in records:
+            for event in record["events"]:
+                for name in EVENT_SCHEMA.names:
+                    value = event.get(name) if name != "segment" else path.stem
+                    if name in ("properties", "traits", "context"):
+                        value = _json_text(value)
+                    events[name].append(value)
+            for item in record["bad"]:
+                for name in BAD_EVENT_SCHEMA.names:
+                    bad[name].append(item.get(name) if name != "segment" else path.stem)
+    for columns in (events, bad):
+        for name in ("timestamp", "sent_at", "received_at", "event_at"):
+            if name in columns:
+                columns[name] = _timestamps(columns[name])
+    return (Batch(segments, pa.table(events, schema=EVENT_SCHEMA),
+                  pa.table(bad, schema=BAD_EVENT_SCHEMA)), corrupt)
+
+
+@contextmanager
+def _drain_lock(folder: Path) -> Iterator[bool]:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / "DRAIN_LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def recover_if_collector_stopped(folder: Path) -> None:
+    """Seal what a stopped (or killed) collector left open, as its next start would; a
+    running collector holds the spool's lock and seals its own segments."""
+    try:
+        with Spool(folder):
+            pass
+    except SpoolLocked:
+        pass
+
+
+def waiting(folder: Path) -> tuple[int, float]:
+    """(bytes in sealed segments, age in seconds of the oldest): what a sensor asks."""
+    paths = segment_paths(folder)
+    if not paths:
+        return 0, 0.0
+    size = sum(p.stat().st_size for p in paths)
+    return size, max(0.0, time.time() - int(paths[0].stem) / 1e9)
+
+
+def drain(settings: DrainSettings, sinks: list, *, max_segments: int | None = None) -> DrainResult:
+    """Deliver every sealed segment to every sink, oldest first, then delete it."""
+    started = time.perf_counter()
+    result = DrainResult()
+    folder = Path(settings.spool_dir)
+    with _drain_lock(folder) as mine:
+        if not mine:
+            result.skipped = "another drain is running on this spool"
+            return result
+        recover_if_collector_stopped(folder)
+        paths = segment_paths(folder)[:max_segments]
+        for group in _groups(paths, settings.max_batch_bytes):
+            batch, corrupt = read_batch(group)
+            for name in corrupt:
+                _quarantine(folder, name)
+            result.corrupt += corrupt
+            for sink in sinks:
+                _with_retries(sink, batch, settings)
+            for path in group:
+                if path.name not in corrupt:
+                    path.unlink()
+            _fsync_dir(folder)
+            result.segments += len(batch.segments)
+            result.events += batch.events.num_rows
+            result.bad_events += batch.bad_events.num_rows
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _groups(paths: list[Path], max_bytes: int) -> Iterator[list[Path]]:
+    group, size = [], 0
+    for path in paths:
+        length = path.stat().st_size
+        if group and size + length > max_bytes:
+            yield group
+            group, size = [], 0
+        group.append(path)
+        size += length
+    if group:
+        yield group
+
+
+def _with_retries(sink, batch: Batch, settings: DrainSettings) -> None:
+    for attempt in range(settings.retries + 1):
+        try:
+            sink.write(batch)
+            return
+        except Exception as err:  # noqa: BLE001 - any sink failure is retried, then raised
+            if attempt == settings.retries:
+                raise DrainError(
+                    f"the {sink.name} sink failed {settings.retries + 1} times on segments "
+                    f"{batch.segments[0]}..{batch.segments[-1]}: {err}. The segments stay in "
+                    f"the spool and the next drain delivers them; fix the sink "
+                    f"(docs/events.md#when-a-sink-is-down)") from err
+            wait = settings.backoff_seconds * 2 ** attempt
+            log.warning("%s sink failed (%s); retrying in %.0f s", sink.name, err, wait)
+            time.sleep(wait)
+
+
+def _quarantine(folder: Path, name: str) -> None:
+    target = folder / "corrupt"
+    target.mkdir(exist_ok=True)
+    os.replace(folder / name, target / name)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
