@@ -108,6 +108,21 @@ class PostgresSink:
             yield dlt.resource(batch.counts(), name="drained_segments", write_disposition="append")
 
         run_source(self.pipeline, drained())
+        self._index_loads()
+
+    def _index_loads(self) -> None:
+        """The staging model reads the loads it has not seen (`_dlt_load_id >` its newest):
+        with this index that is a range scan, not a pass over every event."""
+        import psycopg
+
+        url = roles.url("loader", raw_dataset=self.pipeline.dataset_name)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for table in ("events", "bad_events"):
+                (missing,) = conn.execute("select to_regclass(%s) is null",
+                                          (f"raw_events.{table}__dlt_load_id",)).fetchone()
+                if missing:  # checked first: CREATE INDEX locks out loads even if it exists
+                    conn.execute(f"create index if not exists {table}__dlt_load_id "
+                                 f"on raw_events.{table} (_dlt_load_id)")
 
 
 def _only(table: pa.Table, segments: list[str]) -> pa.Table:

@@ -1,0 +1,39 @@
+{#
+    How long events took from the collector to the warehouse, per UTC hour
+    they were received: received_at (the collector's clock, when the event
+    was fsynced and acknowledged) to loaded_at (the drain's dlt load that
+    committed it). The Dagster freshness check on this mart warns when the
+    newest hour's p95 passes its limit.
+#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['received_hour'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+with
+
+events as (
+    {{ events_of_touched_periods('hour', 'received_at') }}
+),
+
+final as (
+    select
+        {{ utc_period('hour', 'received_at') }}::timestamp as received_hour,
+        count(*)::bigint as events,
+        percentile_cont(0.5) within group (
+            order by extract(epoch from loaded_at - received_at)
+        )::double precision as lag_p50_seconds,
+        percentile_cont(0.95) within group (
+            order by extract(epoch from loaded_at - received_at)
+        )::double precision as lag_p95_seconds,
+        max(extract(epoch from loaded_at - received_at))::double precision as lag_max_seconds,
+        max(load_id)::text as newest_load_id
+    from events
+    group by 1
+)
+
+select * from final

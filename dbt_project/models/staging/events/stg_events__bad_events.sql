@@ -1,0 +1,39 @@
+{#
+    Every event the collector refused, typed: the reason code
+    (docs/events.md#bad-events), its detail, the item's place in its request
+    and the payload as sent (JSON text; not jsonb, which cannot hold every
+    payload a client can send, such as a \u0000).
+#}
+
+with
+
+source as (
+    {{ loaded_source('events', 'bad_events', {
+        'message_id': 'text',
+        'source': 'text',
+        'reason': 'text',
+        'detail': 'text',
+        'item_index': 'integer',
+        'received_at': 'timestamptz',
+        'payload': 'text',
+        'segment': 'text',
+        '_dlt_load_id': 'text',
+    }) }}
+),
+
+renamed as (
+    select
+        message_id,
+        source as source_name,
+        reason,
+        nullif(detail, '') as reason_detail,
+        item_index,
+        received_at,
+        payload,
+        segment,
+        _dlt_load_id as load_id,
+        to_timestamp(_dlt_load_id::double precision) as loaded_at
+    from source
+)
+
+select * from renamed
