@@ -56,8 +56,8 @@ new_loads as (
     select * from source
     {% if is_incremental() %}
         where source._dlt_load_id > (
-            select coalesce(max(kept.seen_load_id), '') from {{ this }} as kept
-        )
+                select coalesce(max(kept.seen_load_id), '') from {{ this }} as kept
+            )
     {% endif %}
 ),
 
