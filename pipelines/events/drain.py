@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class DrainResult:
     events: int = 0
     bad_events: int = 0
     seconds: float = 0.0
+    bad_reasons: Counter = field(default_factory=Counter)
     corrupt: list[str] = field(default_factory=list)
     skipped: str | None = None  # why nothing was drained, when nothing was
 
@@ -121,13 +123,24 @@ def recover_if_collector_stopped(folder: Path) -> None:
         pass
 
 
-def waiting(folder: Path) -> tuple[int, float]:
-    """(bytes in sealed segments, age in seconds of the oldest): what a sensor asks."""
-    paths = segment_paths(folder)
-    if not paths:
-        return 0, 0.0
-    size = sum(p.stat().st_size for p in paths)
-    return size, max(0.0, time.time() - int(paths[0].stem) / 1e9)
+def waiting_events(folder: Path, stop_at: int) -> tuple[int, float]:
+    """(events and bad events in sealed segments, counted up to `stop_at`; age in seconds
+    of the oldest segment): what the Dagster sensor asks before starting a drain."""
+    paths = segment_paths(Path(folder))
+    count = 0
+    for path in paths:
+        try:
+            for record in read_records(path):
+                doc = json.loads(record)
+                count += len(doc["events"]) + len(doc["bad"])
+                if count >= stop_at:
+                    break
+        except (CorruptSegment, ValueError):
+            count += 1  # the drain sets it aside; a run is needed for that too
+        if count >= stop_at:
+            break
+    oldest = max(0.0, time.time() - int(paths[0].stem) / 1e9) if paths else 0.0
+    return count, oldest
 
 
 def drain(settings: DrainSettings, sinks: list, *, max_segments: int | None = None) -> DrainResult:
@@ -155,6 +168,7 @@ def drain(settings: DrainSettings, sinks: list, *, max_segments: int | None = No
             result.segments += len(batch.segments)
             result.events += batch.events.num_rows
             result.bad_events += batch.bad_events.num_rows
+            result.bad_reasons.update(batch.bad_events["reason"].to_pylist())
     result.seconds = time.perf_counter() - started
     return result
 
