@@ -19,6 +19,32 @@ def add_load(sub: argparse._SubParsersAction) -> None:
     load.set_defaults(func=cmd_load)
 
 
+def add_sql(sub: argparse._SubParsersAction) -> None:
+    sql = sub.add_parser("sql", help="SQL over the event lake with DuckDB (views events, "
+                         "bad_events, partitioned by dt)")
+    sql.add_argument("statement", help="e.g. \"select dt, count(*) from events group by dt\"")
+    sql.set_defaults(func=cmd_sql)
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from .events.lake_sql import LakeSqlError, run_sql
+    from .events.settings import lake_url
+
+    url = lake_url()
+    if not url:
+        print("error: the lake is off (PULSE_LAKE_URL=none)", file=sys.stderr)
+        return 2
+    try:
+        columns, rows = run_sql(url, args.statement)
+    except LakeSqlError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(" | ".join(columns))
+    for row in rows:
+        print(" | ".join("" if v is None else str(v) for v in row))
+    return 0
+
+
 def add_reset(sub: argparse._SubParsersAction) -> None:
     reset = sub.add_parser("reset", help="drop a source's (or one dataset's) raw tables and "
                            "load state: the next load reloads everything")

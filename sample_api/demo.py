@@ -17,6 +17,7 @@ from pulse.dbt import export_dbt_env
 
 STATE_FILE = "demo.json"
 SEED = 20_01
+DEMO_EVENTS = 3_000  # simulated SDK events a run sends to the collector
 
 
 def _read_state(rows: int) -> dict:
@@ -92,6 +93,9 @@ def run_demo(rows: int, revision_share: float) -> int:
     step(f"local World Bank and OECD APIs: {len(universe.countries)} economies, "
          f"{len(universe.indicator_ids)} indicators, {len(universe.oecd_dataflows)} OECD dataflows")
 
+    from .events_demo import send_demo_events
+
+    step("collector (pulse collect): " + send_demo_events(DEMO_EVENTS, seed=state["runs"]))
     with SampleApi(portal) as api, CountryApi(universe) as country_api:
         os.environ["SOURCES__CHICAGO__BASE_URL"] = api.url
         os.environ["SOURCES__WORLDBANK__BASE_URL"] = country_api.worldbank_url
@@ -136,6 +140,7 @@ def run_demo(rows: int, revision_share: float) -> int:
     for name, count in _mart_counts():
         print(f" - marts.{name}: {count:,} rows")
         _print_mart(name)
+    _print_lake()
     print(
         "\nNext:\n"
         f"  {_reports_index()}  every report as CSV, Parquet and JSON\n"
@@ -143,9 +148,23 @@ def run_demo(rows: int, revision_share: float) -> int:
         "  make demo        again: applies one more revision batch and loads only the delta\n"
         "  .venv/bin/pulse dev     the Dagster UI (asset graph, checks) on http://127.0.0.1:3000\n"
         "  .venv/bin/pulse docs    the dbt docs site on http://127.0.0.1:8080\n"
-        "  .venv/bin/pulse db psql psql as the analyst (--role admin for all)"
+        "  .venv/bin/pulse db psql psql as the analyst (--role admin for all)\n"
+        "  .venv/bin/pulse collect the event collector (docs/events.md); pulse sql queries the lake"
     )
     return 0
+
+
+def _print_lake() -> None:
+    from pipelines.events.settings import lake_url
+
+    from .events_demo import lake_counts
+
+    url = lake_url()
+    if not url or "://" in url:  # off, or in object storage: `pulse sql` reads it
+        return
+    print(f"\nThe event lake ({url}), read by DuckDB:")
+    for day, rows, messages in lake_counts(url):
+        print(f" - dt={day}: {rows:,} rows, {messages:,} distinct messages")
 
 
 def _raw_counts() -> list[tuple[str, int]]:
@@ -155,10 +174,14 @@ def _raw_counts() -> list[tuple[str, int]]:
     tables = [f"raw_chicago.{name}" for name in load_datasets()]
     tables += [f"raw_worldbank.{name}" for name in ("countries", "indicator_values")]
     tables += [f"raw_oecd.{name}" for name in load_dataflows()]
+    tables += ["raw_events.events", "raw_events.bad_events"]
     counts = []
     with roles.connect("transformer") as conn, conn.cursor() as cur:
         for table in tables:  # names from the sources' declarations
             schema, name = table.split(".")
+            cur.execute("select to_regclass(%s)", (f'{schema}."{name}"',))
+            if cur.fetchone()[0] is None:  # not loaded yet (no bad event so far, say)
+                continue
             cur.execute(f'select count(*) from {schema}."{name}"')
             counts.append((table, cur.fetchone()[0]))
     return counts

@@ -242,3 +242,22 @@ class TrafficGenerator:
                 calls.append(Sent(message_id, "event", str(type_id), item["user_id"], true_time))
             items.append(item)
         return "/v1/event", items, calls
+
+
+def send_recorded(url: str, write_key: str, folder) -> int:
+    """Send every recorded SDK payload in `folder` (../shared/realdata/events: analytics-go's
+    /v1/batch bodies, analytics-php's file-consumer lines); returns the events accepted."""
+    from pathlib import Path
+
+    client = Client(url, write_key, random.Random(0), timedelta(0))
+    accepted = 0
+    requests = [("/v1/batch", json.loads(p.read_text())) for p in sorted(Path(folder).glob("*.json"))]
+    for log in sorted(Path(folder).glob("*.log")):
+        requests += [(f"/v1/{call['type']}", call) for call in map(json.loads, log.read_text().splitlines())]
+    for path, body in requests:
+        status, answer, _ = client.post(path, body)
+        if status != 200:
+            raise RuntimeError(f"{path}: {status} {answer}")
+        accepted += answer["accepted"]
+    client.connection.close()
+    return accepted

@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -18,15 +12,10 @@ from pathlib import Path
 import pytest
 
 from collector.spool import read_records, segment_paths
+from sample_api.collector_process import CollectorProcess
+from sample_api.collector_process import start_collector as sample_start_collector
 
 WRITE_KEYS = "test-key-web=web,test-key-app=app"
-PULSE = shutil.which("pulse") or str(Path(os.sys.executable).with_name("pulse"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -37,11 +26,8 @@ class Answer:
 
 
 @dataclass
-class Collector:
-    url: str
-    spool: Path
-    process: subprocess.Popen
-    log: Path
+class Collector(CollectorProcess):
+    """A running collector with the HTTP helpers the tests use."""
 
     def post(self, path: str, body, *, key: str | None = "test-key-web",
              content_type: str = "application/json", raw: bytes | None = None) -> Answer:
@@ -77,30 +63,10 @@ class Collector:
                 bad += doc["bad"]
         return events, bad
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=20)
-
 
 def start_collector(spool: Path, log: Path, **env) -> Collector:
-    port = free_port()
-    environment = {**os.environ, "PULSE_COLLECTOR_WRITE_KEYS": WRITE_KEYS,
-                   "PULSE_COLLECTOR_SPOOL": str(spool), **env}
-    with open(log, "ab") as out:
-        process = subprocess.Popen([PULSE, "collect", "--port", str(port)], env=environment,
-                                   stdout=out, stderr=subprocess.STDOUT)
-    collector = Collector(f"http://127.0.0.1:{port}", spool, process, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"pulse collect exited: {log.read_text()}")
-        try:
-            if collector.get("/health").status in (200, 503):
-                return collector
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"pulse collect did not answer in 30 s: {log.read_text()}")
+    running = sample_start_collector(spool, log, write_keys=WRITE_KEYS, **env)
+    return Collector(running.url, running.spool, running.process, running.log)
 
 
 @pytest.fixture
