@@ -46,6 +46,7 @@ class Truth:
     retried: int = 0
     delivered: list = field(default_factory=list, repr=False)  # (path, body, calls) of each 200
     refused: int = 0  # 503s (sent again later)
+    reconnects: int = 0  # requests sent again after a connection failed
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def per_day(self) -> Counter:
@@ -61,11 +62,15 @@ class Client:
         self.host, self.port = parsed.hostname, parsed.port
         self.auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
         self.rng, self.skew = rng, skew
+        self.reconnects = 0
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
 
-    def post(self, path: str, body) -> tuple[int, dict, dict]:
+    def post(self, path: str, body, give_up_after: float = 60.0) -> tuple[int, dict, dict]:
+        """POST `body`; a connection that fails (the collector down or restarting) is
+        retried with the same body, so the same messageIds, with backoff, as SDKs do."""
         data = json.dumps(body).encode()
-        for attempt in range(3):
+        deadline, wait = time.monotonic() + give_up_after, 0.05
+        while True:
             try:
                 self.connection.request("POST", path, body=data, headers={
                     "content-type": "application/json", "authorization": self.auth})
@@ -74,10 +79,11 @@ class Client:
             except (ConnectionError, http.client.HTTPException, OSError):
                 self.connection.close()
                 self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-                if attempt == 2:
+                if time.monotonic() > deadline:
                     raise
-                time.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
+                self.reconnects += 1
+                time.sleep(wait)
+                wait = min(wait * 2, 1.0)
 
     def clock(self, true_time: datetime) -> str:
         return (true_time + self.skew).isoformat()
@@ -93,6 +99,7 @@ class TrafficGenerator:
         self.batch_share, self.seed_api_share = batch_share, seed_api_share
         self.max_skew, self.spread = max_skew, spread
         self.truth = Truth()
+        self.stop = threading.Event()  # set: every client ends after its current request
 
     def send(self, events: int) -> Truth:
         """Send about `events` events over `clients` threads; returns the truth so far."""
@@ -120,7 +127,7 @@ class TrafficGenerator:
         client = Client(self.url, self.write_key, rng, skew)
         now = datetime.now(UTC)
         sent = 0
-        while sent < events:
+        while sent < events and not self.stop.is_set():
             if rng.random() < self.seed_api_share:
                 path, body, calls = self._seed_request(client, now, rng.randint(1, 20))
             elif rng.random() < self.batch_share:
@@ -133,6 +140,8 @@ class TrafficGenerator:
                     self.truth.retried += 1
                 self._deliver(client, path, body, calls)
             sent += len(calls)
+        with self.truth.lock:
+            self.truth.reconnects += client.reconnects
         client.connection.close()
 
     def _deliver(self, client: Client, path: str, body, calls: list[Sent | str]) -> None:

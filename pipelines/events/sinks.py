@@ -92,6 +92,10 @@ class PostgresSink:
         return {segment for (segment,) in rows}
 
     def write(self, batch: Batch) -> None:
+        if self.pipeline.has_pending_data:
+            # A drain killed during its load left a package: run_source finishes it before
+            # anything else, so do that first, or the check below would miss its segments.
+            run_source(self.pipeline, dlt.resource([], name="drained_segments"))
         done = self.committed(batch.segments)
         if done:
             keep = [s for s in batch.segments if s not in done]
