@@ -12,8 +12,10 @@ dataset from the API after one 1% revision.
 
 The country section (bench/countries.py) loads the World Bank and OECD sources from the
 local country API: backfills, no-change and 1% refreshes, the country models' dbt build and
-Dagster's countries_refresh job. `--only chicago` / `--only countries` runs one section and
-keeps the other's previous results, labelled with the date of the run they came from.
+Dagster's countries_refresh job. The events section (bench/events.py) measures the
+collector, the drain and the path to the event marts. `--only chicago|countries|events`
+runs one section and keeps the others' previous results, labelled with the date of the run
+they came from.
 
 Writes bench/results/latest.json and bench/results/latest.md (the README's table).
 """
@@ -35,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench import countries
+from bench import countries, events
 from bench.api import sample_api
 from bench.pages import page_server
 from pipelines.chicago.settings import MAX_PAGE_SIZE, load_datasets
@@ -44,7 +46,7 @@ from pulse.warehouse import PROJECT_ROOT
 
 DATABASE = "pulse_bench"
 PAGE_SIZE = MAX_PAGE_SIZE  # Pulse's own page size
-SECTIONS = ("chicago", "countries")
+SECTIONS = ("chicago", "countries", "events")
 POSTGRES = "embedded PostgreSQL 16"
 REFRESH_SELECT = "source:chicago+"
 DATASETS = load_datasets()
@@ -539,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
         result = report(args.rows, min(args.compare_rows, args.rows), runs, dataset_rows, args.page_size)
         result["runs"] = runs
     else:  # the previous Chicago results, as they were (with their own "when")
-        result = {k: v for k, v in (previous or {}).items() if k not in ("countries", "sections_run")}
+        result = {k: v for k, v in (previous or {}).items()
+                  if k not in ("countries", "events", "sections_run")}
     if "countries" in sections:
         # a name of its own per run: the tiny-scale test may run while `make bench` does
         with scratch_database(f"{countries.DATABASE}_{os.getpid()}"):
@@ -550,6 +553,12 @@ def main(argv: list[str] | None = None) -> int:
         result["countries"]["runs"] = country_runs
     elif (previous or {}).get("countries"):
         result["countries"] = previous["countries"]
+    if "events" in sections:
+        with scratch_database(f"{events.DATABASE}_{os.getpid()}"):
+            result["events"] = events.run_section()
+        result["events"].update(when=now, machine=f"{os.cpu_count()} cores, {POSTGRES}")
+    elif (previous or {}).get("events"):
+        result["events"] = previous["events"]
     result["sections_run"] = {"when": now, "sections": sections}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -563,12 +572,13 @@ def render(result: dict[str, Any]) -> str:
     """latest.md: each section's table; a section this run did not measure is shown with the
     date of the run it came from, or said to be missing."""
     run = result.get("sections_run") or {"when": result.get("when"), "sections": ["chicago"]}
-    chicago = {k: v for k, v in result.items() if k not in ("countries", "sections_run")}
+    chicago = {k: v for k, v in result.items() if k not in ("countries", "events", "sections_run")}
     parts = []
     for section, title, data, table in (
             ("chicago", "Chicago", chicago if "figures" in chicago else None, markdown),
             ("countries", "Countries (World Bank, OECD)", result.get("countries"),
-             lambda d: countries.markdown(d, d.get("machine", "")))):
+             lambda d: countries.markdown(d, d.get("machine", ""))),
+            ("events", "Events (the collector, the drain)", result.get("events"), events.markdown)):
         text = table(data) if data else ""
         if section not in run["sections"]:
             text = carried(data, title.split(" ")[0], run["when"]) + ("\n\n" + text if text else "\n")

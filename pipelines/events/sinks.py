@@ -106,10 +106,13 @@ class PostgresSink:
         @dlt.source(name=SOURCE_NAME)
         def drained():
             # properties, traits and context are JSON text (the collector wrote them, so
-            # they parse); staging casts them to jsonb
-            yield dlt.resource(batch.events, name="events", write_disposition="append")
-            yield dlt.resource(batch.bad_events, name="bad_events", write_disposition="append")
-            yield dlt.resource(batch.counts(), name="drained_segments", write_disposition="append")
+            # they parse); staging casts them to jsonb. An empty table is not yielded: ADBC
+            # cannot COPY an empty Parquet file, and the package would fail every retry.
+            tables = {"events": batch.events, "bad_events": batch.bad_events,
+                      "drained_segments": batch.counts()}
+            for name, table in tables.items():
+                if table.num_rows:
+                    yield dlt.resource(table, name=name, write_disposition="append")
 
         run_source(self.pipeline, drained())
         self._index_loads()

@@ -127,3 +127,20 @@ def test_the_lake_on_an_s3_compatible_server_and_a_sink_down_keeps_the_segments(
     # Postgres had the first attempt's segments already: loaded once, not twice
     assert result.events == good
     assert raw_counts(warehouse_db) == (good, bad, good)
+
+
+def test_a_batch_without_bad_events_or_without_events_loads(warehouse_db, fresh_events, tmp_path):
+    """A table with no rows is not handed to dlt: ADBC cannot COPY an empty Parquet file,
+    and the load package would fail on every retry."""
+    from collector.spool import Spool
+
+    with Spool(tmp_path / "spool") as spool:
+        events, _ = split_request("track", {"userId": "u", "event": "Only good"}, source="web")
+        spool.append_sync(json.dumps({"events": events, "bad": []}).encode())
+        spool.seal_now()
+        _, bad = split_request("track", {"event": "Only bad"}, source="web")
+        spool.append_sync(json.dumps({"events": [], "bad": bad}).encode())
+    for max_segments in (1, None):  # a batch with no bad events, then one with no events
+        drain(DrainSettings(tmp_path / "spool"), [fresh_events], max_segments=max_segments)
+        assert not fresh_events.pipeline.has_pending_data
+    assert raw_counts(warehouse_db) == (1, 1, 1)
