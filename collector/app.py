@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 
+from . import fastjson
 from .events import MAX_REQUEST_BYTES, RequestError, parse_body, split_request
 from .settings import CollectorSettings
 from .spool import Spool, SpoolFull, segment_paths
@@ -173,7 +174,7 @@ class CollectorApp:
         events, bad = split_request(SEGMENT_PATHS[path], parsed, source=source,
                                     received_at=received_at)
         if events or bad:
-            record = json.dumps({"events": events, "bad": bad}, separators=(",", ":")).encode()
+            record = fastjson.dumps({"events": events, "bad": bad})
             await self.spool.append(record)
         self.metrics.accepted[source] += len(events)
         for item in bad:

@@ -13,9 +13,13 @@ the client's clock as Segment does: `timestamp + (received_at - sent_at)`.
 from __future__ import annotations
 
 import json
+import random
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from . import fastjson
 
 MAX_EVENT_BYTES = 32 * 1024  # Segment's limits
 MAX_REQUEST_BYTES = 500 * 1024
@@ -26,6 +30,8 @@ FUTURE_LIMIT = timedelta(days=1)  # an event time further ahead than this is ref
 # Older times after it are kept: SDKs replay old files (the recorded analytics-php file
 # is from 2014) and Segment's API takes historical data.
 EARLIEST_EVENT_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+_random = random.Random()  # generated message ids: unique, not secret (seeded by the OS)
 
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 SEED_EVENT_TYPE_IDS = (0, 1, 2)
@@ -63,15 +69,15 @@ class RequestError(Exception):
 def parse_body(body: bytes) -> Any:
     """The request's JSON, or a 400 that says where it broke."""
     try:
-        text = body.decode("utf-8")
+        return fastjson.loads(body)
     except UnicodeDecodeError as err:
         raise RequestError(400, f"the body is not UTF-8: byte {err.start} "
                            f"(0x{body[err.start]:02x}) cannot be decoded") from None
-    try:
-        return json.loads(text)
     except json.JSONDecodeError as err:
         raise RequestError(400, f"malformed JSON at line {err.lineno} column {err.colno} "
                            f"(char {err.pos}): {err.msg}") from None
+    except ValueError as err:  # NaN or Infinity
+        raise RequestError(400, f"malformed JSON: {err}") from None
     except RecursionError:
         raise RequestError(400, "malformed JSON: nested too deeply to parse") from None
 
@@ -94,26 +100,21 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _first_flaw(value: Any, limit: int) -> str | None:
-    """'too_deep' or 'null_character' (PostgreSQL stores neither a NUL in text nor a
-    \\u0000 in jsonb), for the first such place in `value`; None when it has neither."""
+# A NUL escaped in JSON text: `\u0000` not itself escaped (preceded by an even run of
+# backslashes).
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "null_character"
-        elif isinstance(item, dict | list):
+        if isinstance(item, dict | list):
             if depth > limit:
-                return "too_deep"
-            if isinstance(item, dict):
-                if any("\x00" in key for key in item):
-                    return "null_character"
-                children = item.values()
-            else:
-                children = item
-            stack.extend((child, depth + 1) for child in children)
-    return None
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _id(value: Any) -> str | None:
@@ -145,7 +146,8 @@ def _object_or_none(item: dict, key: str) -> dict | None:
 
 
 def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime,
-              batch_context: dict | None = None, batch_sent_at: Any = None) -> dict:
+              batch_context: dict | None = None, batch_sent_at: Any = None,
+              received_iso: str | None = None) -> dict:
     """One event as the collector stores it; Invalid(reason) when it cannot be.
 
     `kind` is the call's type for /v1/track etc., None for /v1/batch (each item says its
@@ -153,15 +155,18 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
     """
     if not isinstance(item, dict):
         raise Invalid("not_an_object")
-    if flaw := _first_flaw(item, MAX_DEPTH):
-        raise Invalid(flaw)
-    raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+    received_iso = received_iso or received_at.isoformat()
     try:
-        size = len(raw.encode())
+        raw = fastjson.dumps(item)
     except UnicodeEncodeError:  # a lone UTF-16 surrogate ("\ud800"): not Unicode text
         raise Invalid("invalid_unicode") from None
-    if size > MAX_EVENT_BYTES:
-        raise Invalid("event_too_large", f"{size:,} bytes")
+    if len(raw) > MAX_EVENT_BYTES:
+        raise Invalid("event_too_large", f"{len(raw):,} bytes")
+    # a walk only when there are enough brackets to nest that deep
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _too_deep(item, MAX_DEPTH):
+        raise Invalid("too_deep")
+    if b"\\u0000" in raw and _NUL.search(raw):
+        raise Invalid("null_character")
 
     # /v1/track etc. say the type by their path, /v1/batch items by their own `type`
     message_type = item.get("type") if kind is None else kind
@@ -219,7 +224,8 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
         raise Invalid("timestamp_too_old", event_at.isoformat())
 
     return {
-        "message_id": _id(item.get("messageId")) or str(uuid.uuid4()),
+        "message_id": _id(item.get("messageId")) or str(uuid.UUID(int=_random.getrandbits(128),
+                                                                    version=4)),
         "source": source,
         "type": message_type,
         "event": event_name,
@@ -230,13 +236,18 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
         "previous_id": _id(item.get("previousId")),
         "timestamp": timestamp.isoformat() if timestamp else None,
         "sent_at": sent_at.isoformat() if sent_at else None,
-        "received_at": received_at.isoformat(),
-        "event_at": event_at.isoformat(),
-        "properties": properties,
-        "traits": traits,
-        "context": context,
-        "payload": raw,
+        "received_at": received_iso,
+        "event_at": event_at.isoformat() if event_at is not received_at else received_iso,
+        # as JSON text: exact (integers past 64 bits too), and the drain passes it through
+        "properties": _json_text(properties),
+        "traits": _json_text(traits),
+        "context": _json_text(context),
+        "payload": raw.decode("utf-8"),
     }
+
+
+def _json_text(value: dict | None) -> str | None:
+    return None if value is None else fastjson.dumps(value).decode("utf-8")
 
 
 def bad_event(item: Any, *, index: int, reason: str, detail: str, source: str,
@@ -278,10 +289,12 @@ def split_request(path_kind: str | None, body: Any, *, source: str,
             raise RequestError(400, f"/v1/{path_kind} takes one JSON object")
         items = [body]
     events, bad = [], []
+    received_iso = received_at.isoformat()
     for index, item in enumerate(items):
         try:
             events.append(normalize(item, kind=path_kind, source=source, received_at=received_at,
-                                    batch_context=batch_context, batch_sent_at=batch_sent_at))
+                                    batch_context=batch_context, batch_sent_at=batch_sent_at,
+                                    received_iso=received_iso))
         except Invalid as err:
             bad.append(bad_event(item, index=index, reason=err.reason, detail=err.detail,
                                  source=source, received_at=received_at))

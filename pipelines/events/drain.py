@@ -12,7 +12,6 @@ nothing. One drain at a time per spool (a lock file beside the segments).
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import time
@@ -20,11 +19,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 
+from collector import fastjson
 from collector.spool import CorruptSegment, Spool, SpoolLocked, read_records, segment_paths
 
 from .sinks import BAD_EVENT_SCHEMA, EVENT_SCHEMA, Batch
@@ -57,45 +56,44 @@ class DrainResult:
     skipped: str | None = None  # why nothing was drained, when nothing was
 
 
-def _timestamps(values: list[str | None]) -> pa.Array:
-    return pa.array([datetime.fromisoformat(v) if v else None for v in values],
-                    type=pa.timestamp("us", tz="UTC"))
+_TIMES = ("timestamp", "sent_at", "received_at", "event_at")
 
 
-def _json_text(value) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+def _table(rows: list[dict], segments: list[str], schema: pa.Schema) -> pa.Table:
+    """Rows as the collector wrote them (times as ISO text, JSON columns as text) in
+    `schema`'s types, with the segment each came from."""
+    as_text = pa.schema([pa.field(f.name, pa.string()) if f.name in _TIMES else f
+                         for f in schema if f.name != "segment"])
+    table = pa.Table.from_pylist(rows, schema=as_text)
+    for name in _TIMES:
+        if name in table.column_names:
+            # the collector wrote them with isoformat(): Arrow parses ISO 8601 with its offset
+            index = table.column_names.index(name)
+            table = table.set_column(index, name, table[name].cast(pa.timestamp("us", tz="UTC")))
+    return table.append_column("segment", pa.array(segments, type=pa.string()))
 
 
 def read_batch(paths: list[Path]) -> tuple[Batch, list[str]]:
     """The events of these sealed segments as one Batch, and the corrupt segments left out
     (moved to corrupt/ by the caller: a disk fault, never a crash, makes one)."""
-    events: dict[str, list] = {name: [] for name in EVENT_SCHEMA.names}
-    bad: dict[str, list] = {name: [] for name in BAD_EVENT_SCHEMA.names}
+    events, bad, event_segments, bad_segments = [], [], [], []
     segments, corrupt = [], []
     for path in paths:
         try:
-            records = [json.loads(r) for r in read_records(path)]
+            records = [fastjson.loads(r) for r in read_records(path)]
         except (CorruptSegment, ValueError) as err:
             log.error("%s", err)
             corrupt.append(path.name)
             continue
-        segments.append(path.stem)
+        segment = path.stem
+        segments.append(segment)
         for record in records:
-            for event in record["events"]:
-                for name in EVENT_SCHEMA.names:
-                    value = event.get(name) if name != "segment" else path.stem
-                    if name in ("properties", "traits", "context"):
-                        value = _json_text(value)
-                    events[name].append(value)
-            for item in record["bad"]:
-                for name in BAD_EVENT_SCHEMA.names:
-                    bad[name].append(item.get(name) if name != "segment" else path.stem)
-    for columns in (events, bad):
-        for name in ("timestamp", "sent_at", "received_at", "event_at"):
-            if name in columns:
-                columns[name] = _timestamps(columns[name])
-    return (Batch(segments, pa.table(events, schema=EVENT_SCHEMA),
-                  pa.table(bad, schema=BAD_EVENT_SCHEMA)), corrupt)
+            events += record["events"]
+            bad += record["bad"]
+            event_segments += [segment] * len(record["events"])
+            bad_segments += [segment] * len(record["bad"])
+    return (Batch(segments, _table(events, event_segments, EVENT_SCHEMA),
+                  _table(bad, bad_segments, BAD_EVENT_SCHEMA)), corrupt)
 
 
 @contextmanager
@@ -131,7 +129,7 @@ def waiting_events(folder: Path, stop_at: int) -> tuple[int, float]:
     for path in paths:
         try:
             for record in read_records(path):
-                doc = json.loads(record)
+                doc = fastjson.loads(record)
                 count += len(doc["events"]) + len(doc["bad"])
                 if count >= stop_at:
                     break

@@ -125,9 +125,11 @@ class PostgresSink:
         url = roles.url("loader", raw_dataset=self.pipeline.dataset_name)
         with psycopg.connect(url, autocommit=True) as conn:
             for table in ("events", "bad_events"):
-                (missing,) = conn.execute("select to_regclass(%s) is null",
-                                          (f"raw_events.{table}__dlt_load_id",)).fetchone()
-                if missing:  # checked first: CREATE INDEX locks out loads even if it exists
+                (has_table, has_index) = conn.execute(
+                    "select to_regclass(%s) is not null, to_regclass(%s) is not null",
+                    (f"raw_events.{table}", f"raw_events.{table}__dlt_load_id")).fetchone()
+                # checked first: CREATE INDEX locks out loads even if it exists
+                if has_table and not has_index:
                     conn.execute(f"create index if not exists {table}__dlt_load_id "
                                  f"on raw_events.{table} (_dlt_load_id)")
 

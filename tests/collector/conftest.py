@@ -59,6 +59,10 @@ class Collector(CollectorProcess):
         for path in segment_paths(self.spool):
             for record in read_records(path):
                 doc = json.loads(record)
+                for event in doc["events"]:  # JSON columns are JSON text in the spool
+                    for column in ("properties", "traits", "context"):
+                        if event[column] is not None:
+                            event[column] = json.loads(event[column])
                 events += doc["events"]
                 bad += doc["bad"]
         return events, bad

@@ -135,6 +135,8 @@ def test_a_bad_event_is_kept_with_its_reason_beside_the_good_ones(collector, ite
     ({"raw": b'{"batch": 5}'}, 400, '"batch" array'),
     ({"raw": b"[" * 100_000 + b"]" * 100_000}, 400, "malformed JSON"),
     ({"raw": b" " * (500 * 1024 + 1)}, 413, "at most 512,000"),
+    ({"raw": b'{"batch": [{"type": "track", "userId": "u", "event": "E", "properties": '
+             b'{"x": NaN}}]}'}, 400, "NaN is not JSON"),
     ({"content_type": "application/x-www-form-urlencoded"}, 415, "not application/json"),
 ])
 def test_a_request_refused_as_a_whole_says_why_and_keeps_nothing(collector, request_kwargs,
@@ -191,3 +193,13 @@ def test_a_full_spool_answers_503_with_retry_after_and_loses_nothing(tmp_path):
     events, _ = collector.spooled()
     assert refused > 0 and accepted > 0
     assert len(events) == accepted, "every 200 is in the spool, every 503 is not"
+
+
+def test_integers_past_64_bits_are_kept_exact(collector):
+    body = b'{"userId": 12345678901234567890123, "event": "Big", "properties": {"n": 98765432109876543210}}'
+    answer = collector.post("/v1/track", None, raw=body)
+    assert answer.status == 200 and answer.body["accepted"] == 1
+    collector.stop()
+    (event,), _ = collector.spooled()
+    assert event["user_id"] == "12345678901234567890123"
+    assert "98765432109876543210" in event["payload"]
