@@ -36,7 +36,12 @@ test: install
 
 BENCH_ROWS ?= 1000000
 BENCH_REPEAT ?= 3
+# The events section drives the collector with wrk and hey (Debian packages); without them
+# its HTTP figures are reported as not measured.
 bench: manifest
+	@command -v wrk >/dev/null && command -v hey >/dev/null || \
+	  (command -v apt-get >/dev/null && apt-get install -y -q wrk hey >/dev/null 2>&1) || \
+	  echo "wrk and hey are missing (apt-get install wrk hey): the events HTTP figures are left out"
 	$(BIN)/python -m bench.suite --rows $(BENCH_ROWS) --repeat $(BENCH_REPEAT)
 
 # Faults injected into real runs (crashes, API faults, bad data), checked against the truth:
