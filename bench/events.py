@@ -68,11 +68,11 @@ def tools() -> dict[str, str | None]:
     return {name: shutil.which(name) for name in ("wrk", "hey", "taskset")}
 
 
-def _collector(spool: Path, log: Path):
+def _collector(spool: Path, log: Path, source: str = "bench"):
     from sample_api.collector_process import start_collector
 
     cpu = SERVER_CPU if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else None
-    return start_collector(spool, log, write_keys=f"{WRITE_KEY}=bench", cpu=cpu,
+    return start_collector(spool, log, write_keys=f"{WRITE_KEY}={source}", cpu=cpu,
                            PULSE_COLLECTOR_SPOOL_CAP_BYTES=str(20 << 30))
 
 
@@ -163,7 +163,8 @@ def end_to_end(work: Path, seconds: int = 60, rate: int = 1000) -> dict[str, Any
     from sample_api.traffic import TrafficGenerator
 
     spool = work / "e2e-spool"
-    collector = _collector(spool, work / "e2e-collector.log")
+    # a source of its own: the drain runs above loaded the throughput runs' events
+    collector = _collector(spool, work / "e2e-collector.log", source="e2e")
     traffic = TrafficGenerator(collector.url, WRITE_KEY, seed=5, clients=2, retry_rate=0.02,
                                invalid_rate=0.01)
     paced = threading.Thread(target=_paced_send, args=(traffic, rate, seconds), daemon=True)
@@ -184,7 +185,7 @@ def end_to_end(work: Path, seconds: int = 60, rate: int = 1000) -> dict[str, Any
             raise RuntimeError(f"dbt build failed: {build.stdout[-3000:]}")
         builds.append(done)
         rows = query(conn, "select message_id, extract(epoch from received_at) "
-                           "from staging.stg_events__events")
+                           "from staging.stg_events__events where source_name = 'e2e'")
         latencies += [done - float(at) for message, at in rows if message not in seen]
         seen.update(message for message, _ in rows)
         if time.time() - started > seconds + 600:
@@ -209,7 +210,7 @@ def _paced_send(traffic, rate: int, seconds: int) -> None:
         del second
 
 
-def run_section(seconds: int = 60, fill_seconds: int = 20) -> dict[str, Any]:
+def run_section(seconds: int = 60, fill_seconds: int = 20, rate: int = 1000) -> dict[str, Any]:
     found = tools()
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-events-"))
     result: dict[str, Any] = {"tools": {k: bool(v) for k, v in found.items()}}
@@ -239,7 +240,7 @@ def run_section(seconds: int = 60, fill_seconds: int = 20) -> dict[str, Any]:
                 result["drain_postgres"] = drain_run(spool, "postgres", work)
                 result["drain_lake"] = drain_run(spool, lake, work)
         print("  events: end to end at 1,000 events/s", flush=True)
-        result["end_to_end"] = end_to_end(work, seconds=seconds)
+        result["end_to_end"] = end_to_end(work, seconds=seconds, rate=rate)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return result
