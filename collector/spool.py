@@ -60,7 +60,7 @@ class SpoolStats:
     torn_bytes_dropped: int = 0
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -178,7 +178,7 @@ class Spool:
                 path.rename(path.with_suffix(SEALED))
             self._last_seq = max(self._last_seq, int(path.stem))
         if dropped or segment_paths(self.folder, SEALED):
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
         self.stats.torn_bytes_dropped += dropped
         return dropped
 
@@ -263,7 +263,7 @@ class Spool:
         self._last_seq = seq
         self._path = self.folder / f"{seq:020d}{OPEN}"
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        _fsync_dir(self.folder)  # the segment's name survives a crash with its first record
+        fsync_dir(self.folder)  # the segment's name survives a crash with its first record
         self._size = 0
         self._opened_at = time.monotonic()
 
@@ -276,7 +276,7 @@ class Spool:
             self._path.rename(self._path.with_suffix(SEALED))
         else:
             self._path.unlink()
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
 
     def seal_if_due(self) -> bool:
         """Seal the open segment once it is `seal_after_seconds` old, so the drain sees

@@ -24,7 +24,14 @@ from pathlib import Path
 import pyarrow as pa
 
 from collector import fastjson
-from collector.spool import CorruptSegment, Spool, SpoolLocked, read_records, segment_paths
+from collector.spool import (
+    CorruptSegment,
+    Spool,
+    SpoolLocked,
+    fsync_dir,
+    read_records,
+    segment_paths,
+)
 
 from .sinks import BAD_EVENT_SCHEMA, EVENT_SCHEMA, Batch
 
@@ -162,7 +169,7 @@ def drain(settings: DrainSettings, sinks: list, *, max_segments: int | None = No
             for path in group:
                 if path.name not in corrupt:
                     path.unlink()
-            _fsync_dir(folder)
+            fsync_dir(folder)
             result.segments += len(batch.segments)
             result.events += batch.events.num_rows
             result.bad_events += batch.bad_events.num_rows
@@ -205,11 +212,3 @@ def _quarantine(folder: Path, name: str) -> None:
     target = folder / "corrupt"
     target.mkdir(exist_ok=True)
     os.replace(folder / name, target / name)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
