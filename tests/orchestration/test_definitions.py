@@ -36,7 +36,22 @@ def test_every_dbt_source_is_a_dlt_asset(defs):
         *(f"api/chicago/{name}" for name in load_datasets()),
         *(f"api/worldbank/{name}" for name in ("countries", "indicators", "indicator_values")),
         *(f"api/oecd/{name}" for name in load_dataflows()),
+        "api/events/collector",  # the events clients push, drained by events_drain
     }
+
+
+def test_lineage_from_collector_to_event_marts(defs):
+    graph = defs.resolve_asset_graph()
+    path = ["api/events/collector", "raw_events/events", "staging/stg_events__events",
+            "marts/rpt_events__daily", "reports/rpt_events__daily"]
+    for upstream, downstream in zip(path, path[1:], strict=False):
+        node = graph.get(dg.AssetKey.from_user_string(downstream))
+        assert upstream in {k.to_user_string() for k in node.parent_keys}, downstream
+    job = defs.resolve_job_def("events_refresh")
+    built = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert {"raw_events/events", "marts/rpt_events__hourly"} <= built
+    assert not any(k.startswith(("raw_chicago", "raw_worldbank")) for k in built)
+    assert defs.resolve_sensor_def("events_sensor").job_name == "events_refresh"
 
 
 def test_lineage_from_api_to_marts(defs):
