@@ -112,7 +112,8 @@ def export_country_reports(countries: Iterable[str] | None = None, out_dir: Path
         keep = _keep_other_countries(set(snapshot.known) - set(written)) if wanted else None
         publication.publish(out_dir, COUNTRIES_FOLDER, staging, read_at=snapshot.read_at,
                             sources=[f"marts.{m}" for m in (*YEARLY_MARTS, PROFILE)],
-                            carry_over=keep)
+                            carry_over=keep,
+                            under_newer=_keep_other_countries(set(snapshot.known), overwrite=True))
     return CountryReports(out_dir / COUNTRIES_FOLDER, tuple(written), tuple(snapshot.names),
                           sum(len(by_country[c]) for c in written), tuple(skipped))
 
@@ -163,10 +164,12 @@ def _read(conn: warehouse.Connection, wanted: Sequence[str]) -> _Snapshot:
     return _Snapshot(names, rows, known, read_at.astimezone(dt.UTC))
 
 
-def _keep_other_countries(codes: set[str]) -> Callable[[publication.Version | None, Path], None]:
+def _keep_other_countries(codes: set[str], overwrite: bool = False
+                          ) -> Callable[[publication.Version | None, Path], None]:
     """Carries the files of `codes` over from the published folder into the new one (as
     hard links: the same bytes), so exporting one country leaves the others in place; a
-    country no longer in the profile is not carried over."""
+    country no longer in the profile is not carried over. `overwrite`: the published
+    file replaces the new one (the published version was read later)."""
 
     def carry_over(current: publication.Version | None, staging: Path) -> None:
         if current is None:
@@ -174,6 +177,8 @@ def _keep_other_countries(codes: set[str]) -> Callable[[publication.Version | No
         for old in current.path.glob("*.csv"):
             if old.stem in codes and COUNTRY_CODE.fullmatch(old.stem):
                 target = staging / old.name
+                if overwrite:
+                    target.unlink(missing_ok=True)
                 try:
                     os.link(old, target)
                 except OSError:  # a file system without hard links

@@ -8,6 +8,7 @@ read as the analyst.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -142,3 +143,27 @@ def test_a_country_gone_from_the_marts_leaves_the_folder_and_the_index(
     assert gone not in written.countries
     assert sorted(p.stem for p in (tmp_path / "countries").glob("*.csv")) == codes[:-1]
     assert f"countries/{gone}.csv" not in (tmp_path / "index.html").read_text()
+
+
+def test_an_older_export_of_every_country_published_after_a_newer_one_of_one_keeps_all(
+        country_marts, tmp_path, monkeypatch):
+    """The race `test_country_exports_at_once_all_succeed_and_agree` can hit: an export of
+    one country that read later but published first must not leave the folder with that
+    country alone when the export of every country publishes after it."""
+    import datetime as dt
+
+    from pulse import country_reports
+
+    codes, _ = country_marts
+    read = country_reports._read
+
+    def read_an_hour_later(conn, wanted):
+        snapshot = read(conn, wanted)
+        return dataclasses.replace(snapshot, read_at=snapshot.read_at + dt.timedelta(hours=1))
+
+    monkeypatch.setattr(country_reports, "_read", read_an_hour_later)
+    export_country_reports([codes[0]], out_dir=tmp_path)
+    monkeypatch.setattr(country_reports, "_read", read)
+    everyone = export_country_reports(out_dir=tmp_path)
+    published = sorted(p.stem for p in (tmp_path / "countries").glob("*.csv"))
+    assert published == sorted(everyone.countries) and len(published) == len(codes)
