@@ -27,12 +27,13 @@ from datetime import UTC, datetime
 from . import fastjson
 from .events import MAX_REQUEST_BYTES, RequestError, parse_body, split_request
 from .settings import CollectorSettings
-from .spool import Spool, SpoolFull, segment_paths
+from .spool import MAX_RECORD_BYTES, Spool, SpoolFull, segment_paths
 
 SEGMENT_PATHS = {f"/v1/{kind}": kind for kind in
                  ("track", "identify", "page", "screen", "group", "alias")}
 SEGMENT_PATHS.update({"/v1/batch": None, "/v1/import": None, "/v1/event": "event"})
 JSON_TYPES = ("application/json", "text/plain")  # text/plain: navigator.sendBeacon's
+MAX_STORED_BYTES = MAX_RECORD_BYTES // 4  # a request's record, well under what a segment reads
 
 
 def _json(status: int, body: dict, headers: list | None = None) -> tuple[int, bytes, list]:
@@ -166,8 +167,10 @@ class CollectorApp:
         self._check_room()
         body = await self._read_body(receive)
         parsed = parse_body(body)
-        if source is None and isinstance(parsed, dict):
-            source = self._source_of_key(parsed.get("writeKey"))
+        # analytics.js may send the key in the body: it is a secret, and never stored
+        body_key = parsed.pop("writeKey", None) if isinstance(parsed, dict) else None
+        if source is None:
+            source = self._source_of_key(body_key)
         if source is None:
             raise RequestError(401, "no valid write key: send it as the basic-auth user "
                                     "(Authorization: Basic base64(key + ':'))")
@@ -175,6 +178,10 @@ class CollectorApp:
                                     received_at=received_at)
         if events or bad:
             record = fastjson.dumps({"events": events, "bad": bad})
+            if len(record) > MAX_STORED_BYTES:  # many calls, each given the batch's context
+                raise RequestError(413, f"the request expands to {len(record):,} bytes of "
+                                        f"events (at most {MAX_STORED_BYTES:,}): send fewer calls "
+                                        "per batch or a smaller batch context")
             await self.spool.append(record)
         self.metrics.accepted[source] += len(events)
         for item in bad:
@@ -217,8 +224,9 @@ class CollectorApp:
         if not isinstance(key, str) or not key:
             return None
         found = None
+        given = key.encode("utf-8", "surrogatepass")
         for known, source in self.settings.write_keys.items():  # constant time per key
-            if hmac.compare_digest(known.encode(), key.encode()):
+            if hmac.compare_digest(known.encode(), given):
                 found = source
         return found
 

@@ -23,6 +23,7 @@ from . import fastjson
 
 MAX_EVENT_BYTES = 32 * 1024  # Segment's limits
 MAX_REQUEST_BYTES = 500 * 1024
+MAX_BATCH_CONTEXT_BYTES = 4 * 1024  # a batch's context is copied into each of its calls
 MAX_DEPTH = 32  # nesting levels inside one event; deeper is a bad event, not a crash
 MAX_ID_CHARS = 256
 FUTURE_LIMIT = timedelta(days=1)  # an event time further ahead than this is refused
@@ -160,6 +161,10 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
         raw = fastjson.dumps(item)
     except UnicodeEncodeError:  # a lone UTF-16 surrogate ("\ud800"): not Unicode text
         raise Invalid("invalid_unicode") from None
+    except RecursionError:
+        raise Invalid("too_deep") from None
+    except ValueError:  # a number JSON cannot hold, such as 1e400 (infinite)
+        raise Invalid("wrong_type", "a number too large for JSON (infinite)") from None
     if len(raw) > MAX_EVENT_BYTES:
         raise Invalid("event_too_large", f"{len(raw):,} bytes")
     # a walk only when there are enough brackets to nest that deep
@@ -210,14 +215,14 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
     try:
         timestamp = parse_time(item.get("timestamp", item.get("originalTimestamp")))
         sent_at = parse_time(item.get("sentAt", batch_sent_at))
+        if timestamp is None:
+            event_at = received_at
+        elif sent_at is None:
+            event_at = timestamp
+        else:  # years apart, this can leave the calendar (OverflowError)
+            event_at = timestamp + (received_at - sent_at)
     except (ValueError, OverflowError, OSError):
         raise Invalid("bad_timestamp") from None
-    if timestamp is None:
-        event_at = received_at
-    elif sent_at is None:
-        event_at = timestamp
-    else:
-        event_at = timestamp + (received_at - sent_at)
     if event_at - received_at > FUTURE_LIMIT:
         raise Invalid("timestamp_in_future", event_at.isoformat())
     if event_at < EARLIEST_EVENT_AT:
@@ -246,6 +251,17 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
     }
 
 
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL's text holds `text` as is: no NUL, no lone surrogate, short."""
+    if "\x00" in text or len(text) > MAX_ID_CHARS:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _json_text(value: dict | None) -> str | None:
     return None if value is None else fastjson.dumps(value).decode("utf-8")
 
@@ -257,6 +273,8 @@ def bad_event(item: Any, *, index: int, reason: str, detail: str, source: str,
     except (ValueError, RecursionError):
         raw = repr(item)[:MAX_EVENT_BYTES]
     message_id = _id(item.get("messageId")) if isinstance(item, dict) else None
+    if message_id is not None and not _storable(message_id):
+        message_id = None  # the payload keeps it, escaped
     return {
         "message_id": message_id,
         "source": source,
@@ -266,6 +284,27 @@ def bad_event(item: Any, *, index: int, reason: str, detail: str, source: str,
         "received_at": received_at.isoformat(),
         "payload": raw[: 4 * MAX_EVENT_BYTES],  # an oversize event is kept, cut to 128 KB
     }
+
+
+def _batch_context(context: Any) -> dict | None:
+    """A batch's `context`, which is copied into every call of the batch: so it must be
+    small (MAX_BATCH_CONTEXT_BYTES) and storable, or the whole request is refused."""
+    if context is None:
+        return None
+    if not isinstance(context, dict):
+        raise RequestError(400, 'the batch\'s "context" must be an object')
+    try:
+        raw = fastjson.dumps(context)
+    except (ValueError, RecursionError, UnicodeEncodeError):
+        raise RequestError(400, 'the batch\'s "context" holds a value JSON text cannot '
+                                "(a lone surrogate, an infinite number)") from None
+    if len(raw) > MAX_BATCH_CONTEXT_BYTES:
+        raise RequestError(413, f'the batch\'s "context" is {len(raw):,} bytes; it is copied '
+                                f"into every call, so it may be {MAX_BATCH_CONTEXT_BYTES:,} at "
+                                "most (send per-call context instead)")
+    if _too_deep(context, MAX_DEPTH) or (b"\\u0000" in raw and _NUL.search(raw)):
+        raise RequestError(400, 'the batch\'s "context" nests too deeply or holds a NUL (\\u0000)')
+    return context
 
 
 def split_request(path_kind: str | None, body: Any, *, source: str,
@@ -282,7 +321,7 @@ def split_request(path_kind: str | None, body: Any, *, source: str,
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
             raise RequestError(400, '/v1/batch takes an object with a "batch" array')
         items = body["batch"]
-        batch_context = body.get("context") if isinstance(body.get("context"), dict) else None
+        batch_context = _batch_context(body.get("context"))
         batch_sent_at = body.get("sentAt")
     else:
         if not isinstance(body, dict):

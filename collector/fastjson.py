@@ -5,12 +5,14 @@ orjson parses and writes several times faster, but: it turns integers past 64 bi
 floats when parsing (a 19-digit id would change), refuses to write them, and refuses lone
 UTF-16 surrogates. A body with a run of 19 or more digits, or one orjson cannot parse,
 goes to the standard parser, which keeps big integers exact and says where a body breaks;
-NaN and Infinity, which it would accept, are not JSON and are refused.
+NaN, Infinity and numbers past a double's range (1e400), which it would accept, are
+refused: orjson would write them as null.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -34,13 +36,20 @@ def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON (use null or a string)")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # orjson would write it as null: refuse it instead
+        raise ValueError(f"the number {text[:40]} is out of range (a double's is about 1.8e308)")
+    return value
+
+
 def loads(data: bytes) -> Any:
     if not has_long_digit_run(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass  # the standard parser decides, and says where
-    return json.loads(data.decode("utf-8"), parse_constant=_not_json)
+    return json.loads(data.decode("utf-8"), parse_constant=_not_json, parse_float=_finite)
 
 
 def dumps(value: Any) -> bytes:

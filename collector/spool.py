@@ -91,7 +91,8 @@ def _next_record(data: bytes, offset: int) -> tuple[bytes | None, int]:
         return None, offset
     length, crc = HEADER.unpack_from(data, offset)
     start, end = offset + HEADER.size, offset + HEADER.size + length
-    if length > MAX_RECORD_BYTES or end > len(data):
+    # no record is empty: eight zero bytes (crc32 of nothing is 0) are a zero-filled tail
+    if length == 0 or length > MAX_RECORD_BYTES or end > len(data):
         return None, offset
     payload = data[start:end]
     if zlib.crc32(payload) != crc:

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pulse import publication, roles, warehouse
+from pulse.locks import file_lock
 from pulse.reports import ReportError, inside, reports_dir, value_kind, write_csv
 
 log = logging.getLogger(__name__)
 
 COUNTRIES_FOLDER = "countries"
+EXPORT_LOCK = ".countries-export.lock"  # beside the folder, held by each export
 # The yearly marts joined per (country, year); their columns after the key, in this order.
 YEARLY_MARTS = ("rpt_countries__growth", "rpt_countries__health_trends", "rpt_countries__economy")
 PROFILE = "rpt_countries__profile"  # the countries, with their names
@@ -94,6 +96,16 @@ def export_country_reports(countries: Iterable[str] | None = None, out_dir: Path
     wanted = sorted({c.strip().upper() for c in countries or () if c.strip()})
     out_dir = Path(out_dir) if out_dir is not None else reports_dir()
     conn = conn or roles.connection("analyst")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # One export of this folder at a time, from its read to its publication: an export of
+    # one country carries the others over from the published folder, so an export of
+    # every country that read earlier and published later would otherwise either be
+    # dropped (leaving that one country alone) or lay older files over newer ones.
+    with file_lock(out_dir / EXPORT_LOCK):
+        return _export(wanted, out_dir, conn)
+
+
+def _export(wanted: list[str], out_dir: Path, conn: warehouse.Connection) -> CountryReports:
     snapshot = _read(conn, wanted)
     by_country: dict[str, list[tuple]] = {}
     for row in snapshot.rows:
@@ -112,8 +124,7 @@ def export_country_reports(countries: Iterable[str] | None = None, out_dir: Path
         keep = _keep_other_countries(set(snapshot.known) - set(written)) if wanted else None
         publication.publish(out_dir, COUNTRIES_FOLDER, staging, read_at=snapshot.read_at,
                             sources=[f"marts.{m}" for m in (*YEARLY_MARTS, PROFILE)],
-                            carry_over=keep,
-                            under_newer=_keep_other_countries(set(snapshot.known), overwrite=True))
+                            carry_over=keep)
     return CountryReports(out_dir / COUNTRIES_FOLDER, tuple(written), tuple(snapshot.names),
                           sum(len(by_country[c]) for c in written), tuple(skipped))
 
@@ -164,12 +175,10 @@ def _read(conn: warehouse.Connection, wanted: Sequence[str]) -> _Snapshot:
     return _Snapshot(names, rows, known, read_at.astimezone(dt.UTC))
 
 
-def _keep_other_countries(codes: set[str], overwrite: bool = False
-                          ) -> Callable[[publication.Version | None, Path], None]:
+def _keep_other_countries(codes: set[str]) -> Callable[[publication.Version | None, Path], None]:
     """Carries the files of `codes` over from the published folder into the new one (as
     hard links: the same bytes), so exporting one country leaves the others in place; a
-    country no longer in the profile is not carried over. `overwrite`: the published
-    file replaces the new one (the published version was read later)."""
+    country no longer in the profile is not carried over."""
 
     def carry_over(current: publication.Version | None, staging: Path) -> None:
         if current is None:
@@ -177,8 +186,6 @@ def _keep_other_countries(codes: set[str], overwrite: bool = False
         for old in current.path.glob("*.csv"):
             if old.stem in codes and COUNTRY_CODE.fullmatch(old.stem):
                 target = staging / old.name
-                if overwrite:
-                    target.unlink(missing_ok=True)
                 try:
                     os.link(old, target)
                 except OSError:  # a file system without hard links

@@ -115,8 +115,7 @@ def current_version(out_dir: Path, name: str) -> Version | None:
 
 def publish(out_dir: Path, name: str, staging: Path, *, read_at: dt.datetime,
             sources: Sequence[str], links: Sequence[str] | None = None,
-            carry_over: Callable[[Version | None, Path], None] | None = None,
-            under_newer: Callable[[Version, Path], None] | None = None) -> Version:
+            carry_over: Callable[[Version | None, Path], None] | None = None) -> Version:
     """Makes `staging` (from `staged_version`) the version of `name` readers see, in one
     rename; returns the version published, which is the one already there when that
     was read later than `read_at` (ours is then dropped).
@@ -125,13 +124,6 @@ def publish(out_dir: Path, name: str, staging: Path, *, read_at: dt.datetime,
     names; None links the folder itself as `out_dir/<name>`. `carry_over(current,
     staging)` runs under the lock just before the swap, e.g. to keep files of the
     current version that this one did not rewrite.
-
-    `under_newer(current, staging)`: for a folder whose versions may each hold only some
-    files (the country reports: one export writes one country). When the current version
-    was read later than this one, instead of dropping this one it lays the current
-    version's files over it (the newer files win) and publishes the union, as read at the
-    current version's time: an older export of every country that finishes after a newer
-    export of one country would otherwise lose the others.
     """
     read_at = read_at.astimezone(dt.UTC)
     _write_record(staging, read_at, sources)
@@ -139,14 +131,10 @@ def publish(out_dir: Path, name: str, staging: Path, *, read_at: dt.datetime,
     with directory_lock(out_dir):
         current = current_version(out_dir, name)
         if current is not None and current.read_at > read_at:
-            if under_newer is None:
-                log.info("reports: %s already holds rows read at %s, newer than these (%s); kept",
-                         name, current.read_at.isoformat(), read_at.isoformat())
-                return current
-            under_newer(current, staging)
-            read_at = current.read_at
-            _write_record(staging, read_at, sources)
-        elif carry_over is not None:
+            log.info("reports: %s already holds rows read at %s, newer than these (%s); kept",
+                     name, current.read_at.isoformat(), read_at.isoformat())
+            return current
+        if carry_over is not None:
             carry_over(current, staging)
         final = folder / f"{read_at:%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"
         os.rename(staging, final)

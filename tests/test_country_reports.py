@@ -8,7 +8,6 @@ read as the analyst.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -145,25 +144,23 @@ def test_a_country_gone_from_the_marts_leaves_the_folder_and_the_index(
     assert f"countries/{gone}.csv" not in (tmp_path / "index.html").read_text()
 
 
-def test_an_older_export_of_every_country_published_after_a_newer_one_of_one_keeps_all(
-        country_marts, tmp_path, monkeypatch):
-    """The race `test_country_exports_at_once_all_succeed_and_agree` can hit: an export of
-    one country that read later but published first must not leave the folder with that
-    country alone when the export of every country publishes after it."""
-    import datetime as dt
+def test_an_export_waits_for_the_one_before_it(country_marts, tmp_path):
+    """Exports of the folder run one at a time, from their read to their publication:
+    the race `test_country_exports_at_once_all_succeed_and_agree` could lose (an export of
+    every country that read first and published after an export of one) cannot happen."""
+    import threading
 
-    from pulse import country_reports
+    from pulse.country_reports import EXPORT_LOCK
+    from pulse.locks import file_lock
 
     codes, _ = country_marts
-    read = country_reports._read
-
-    def read_an_hour_later(conn, wanted):
-        snapshot = read(conn, wanted)
-        return dataclasses.replace(snapshot, read_at=snapshot.read_at + dt.timedelta(hours=1))
-
-    monkeypatch.setattr(country_reports, "_read", read_an_hour_later)
-    export_country_reports([codes[0]], out_dir=tmp_path)
-    monkeypatch.setattr(country_reports, "_read", read)
-    everyone = export_country_reports(out_dir=tmp_path)
-    published = sorted(p.stem for p in (tmp_path / "countries").glob("*.csv"))
-    assert published == sorted(everyone.countries) and len(published) == len(codes)
+    done = threading.Event()
+    with file_lock(tmp_path / EXPORT_LOCK):  # another export holds the folder
+        worker = threading.Thread(target=lambda: (export_country_reports(out_dir=tmp_path),
+                                                  done.set()))
+        worker.start()
+        assert not done.wait(2), "the export did not wait for the lock"
+        assert not (tmp_path / "countries").exists()
+    worker.join(timeout=120)
+    assert done.is_set()
+    assert len(list((tmp_path / "countries").glob("*.csv"))) == len(codes)

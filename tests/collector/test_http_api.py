@@ -113,6 +113,10 @@ def deep(levels: int) -> dict:
     ({"type": "launch", "userId": "u"}, "unknown_type"),
     ({"userId": "u", "event": "Nul", "properties": {"note": "a\x00b"}}, "null_character"),
     ({"userId": "u", "event": "Half \ud800 a pair"}, "invalid_unicode"),
+    ({"userId": "u", "event": "Apart", "timestamp": "9999-12-31T00:00:00Z",
+      "sentAt": "0001-01-02T00:00:00Z"}, "bad_timestamp"),
+    ({"userId": "u", "event": "Nul id", "messageId": "a\x00b", "properties": {"n": "\x00"}},
+     "null_character"),
 ])
 def test_a_bad_event_is_kept_with_its_reason_beside_the_good_ones(collector, item, reason):
     good = {"type": "track", "userId": "u", "event": "Fine", "someUnknownField": [1, 2]}
@@ -138,6 +142,11 @@ def test_a_bad_event_is_kept_with_its_reason_beside_the_good_ones(collector, ite
     ({"raw": b'{"batch": [{"type": "track", "userId": "u", "event": "E", "properties": '
              b'{"x": NaN}}]}'}, 400, "NaN is not JSON"),
     ({"content_type": "application/x-www-form-urlencoded"}, 415, "not application/json"),
+    ({"raw": b'{"batch": [{"type": "track", "userId": "u", "event": "E"}], "context": {"pad": "'
+             + b"p" * 5000 + b'"}}'}, 413, "copied into every call"),
+    ({"raw": b'{"batch": [{"type": "track", "userId": "u", "event": "E"}], "context": '
+             b'{"a": "\\u0000"}}'}, 400, "holds a NUL"),
+    ({"key": None, "raw": b'{"writeKey": "\\ud800", "batch": []}'}, 401, "no valid write key"),
 ])
 def test_a_request_refused_as_a_whole_says_why_and_keeps_nothing(collector, request_kwargs,
                                                                   status, says):
@@ -203,3 +212,20 @@ def test_integers_past_64_bits_are_kept_exact(collector):
     (event,), _ = collector.spooled()
     assert event["user_id"] == "12345678901234567890123"
     assert "98765432109876543210" in event["payload"]
+
+
+def test_a_write_key_in_the_body_is_never_stored_and_an_infinite_number_is_refused(collector):
+    body = (b'{"writeKey": "test-key-web", "batch": [{"type": "track", "userId": "u", '
+            b'"event": "Fine", "messageId": "m-1"}, {"type": "track", "event": "No user", '
+            b'"messageId": "a\\u0000b"}]}')
+    answer = collector.post("/v1/batch", None, key=None, raw=body)
+    assert answer.status == 200 and answer.body["accepted"] == 1
+    inf = b'{"batch": [{"type": "track", "userId": "u", "event": "E", "properties": {"x": 1e400}}]}'
+    refused = collector.post("/v1/batch", None, raw=inf)
+    assert refused.status == 400 and "out of range" in refused.body["error"]
+    collector.stop()
+    events, bad = collector.spooled()
+    spooled = b"".join(p.read_bytes() for p in collector.spool.glob("*.sealed"))
+    assert b"test-key-web" not in spooled
+    assert [e["message_id"] for e in events] == ["m-1"]
+    assert bad[0]["message_id"] is None  # a NUL cannot be stored as text: kept in the payload

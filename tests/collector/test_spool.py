@@ -141,3 +141,13 @@ def test_every_acknowledged_record_survives_sigkill(tmp_path, trial):
     assert acknowledged <= set(numbers), "an acknowledged record was lost"
     assert len(numbers) == len(set(numbers)), "a record was kept twice"
     assert all(r == f"{n} " + "x" * 100 for r, n in zip(found, numbers, strict=True))
+
+
+def test_a_zero_filled_tail_is_torn_not_an_empty_record(tmp_path):
+    """A file system may leave zeros after a crash: eight of them look like a record of
+    no bytes whose checksum (crc32 of nothing) is 0; no record is empty, so it is torn."""
+    open_segment = tmp_path / f"{time.time_ns():020d}.open"
+    open_segment.write_bytes(frame(b"whole") + b"\x00" * 64)
+    with Spool(tmp_path) as spool:
+        assert spool.stats.torn_bytes_dropped == 64
+    assert all_records(tmp_path) == [b"whole"]

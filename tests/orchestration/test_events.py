@@ -93,3 +93,12 @@ def check_marts(conn, truth) -> None:
     dau = Counter(dict(query(conn, "select activity_date, daily_active_actors from "
                                    "marts.rpt_events__active_users where daily_active_actors > 0")))
     assert dau == expected_dau
+    # weekly and monthly actors of every day, built incrementally, against the truth
+    by_day = {}
+    for sent in truth.events.values():
+        by_day.setdefault(sent.event_at.date(), set()).add(sent.actor_id)
+    for day, weekly, monthly in query(conn, "select activity_date, weekly_active_actors, "
+                                            "monthly_active_actors from marts.rpt_events__active_users"):
+        def window(days, day=day):
+            return len(set().union(*(a for d, a in by_day.items() if 0 <= (day - d).days < days)))
+        assert (weekly, monthly) == (window(7), window(30)), day

@@ -4,6 +4,9 @@
     the 30 days ending that day. A day's weekly and monthly counts depend on
     the 29 days before it, so new events reopen the days from their own to 29
     days later (within the days that have events), and only those.
+
+    A day gets a row when some actor was active in the 30 days ending that day, as
+    in a full build.
 #}
 {{
     config(
@@ -20,9 +23,19 @@ fresh as (
     {{ events_since_mart() }}
 ),
 
+{# From the first new event's day, or the day after the mart's last when that is
+    earlier: days without events of their own still get their weekly and monthly
+    counts, as in a full build. #}
 reopened as (
     select generate_series(
-        (select min({{ utc_period('day', 'event_at') }}) from fresh),
+        {% if is_incremental() -%}
+            least(
+                (select min({{ utc_period('day', 'event_at') }}) from fresh),
+                (select max(kept.activity_date) + 1 from {{ this }} as kept)
+            ),
+        {%- else -%}
+            (select min({{ utc_period('day', 'event_at') }}) from fresh),
+        {%- endif %}
         least(
             (select max({{ utc_period('day', 'event_at') }}) from fresh) + interval '29 days',
             (select max({{ utc_period('day', 'event_at') }}) from {{ ref('stg_events__events') }})

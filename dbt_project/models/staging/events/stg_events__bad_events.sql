@@ -34,6 +34,13 @@ renamed as (
         _dlt_load_id as load_id,
         to_timestamp(_dlt_load_id::double precision) as loaded_at
     from source
+),
+
+{# A load retried after it half committed could write a segment's bad events twice. #}
+deduplicated as (
+    select distinct on (segment, received_at, item_index, reason) *
+    from renamed
+    order by segment asc, received_at asc, item_index asc, reason asc, load_id asc
 )
 
-select * from renamed
+select * from deduplicated
