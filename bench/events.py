@@ -252,6 +252,11 @@ def _met(value, target, below: bool) -> str:
     return "yes" if (value < target if below else value >= target) else "**no**"
 
 
+def _n(value, digits: int = 0) -> str:
+    """A figure as the table shows it: thousands separated, `digits` decimals."""
+    return "?" if value is None else f"{value:,.{digits}f}"
+
+
 def markdown(data: dict[str, Any]) -> str:
     fixed, single = data.get("fixed_rate") or {}, data.get("max_single") or {}
     b50, b500 = data.get("batch_50") or {}, data.get("batch_500") or {}
@@ -259,31 +264,35 @@ def markdown(data: dict[str, Any]) -> str:
     e2e = data.get("end_to_end") or {}
     rows = [
         ("1,000 single-event requests/s for 60 s (hey): p99 latency",
-         f"{fixed.get('p99_ms')} ms (p50 {fixed.get('p50_ms')}, p95 {fixed.get('p95_ms')}; "
-         f"{fixed.get('requests_per_s')} req/s, {fixed.get('errors')} errors)" if fixed else "not measured",
+         f"{_n(fixed.get('p99_ms'), 1)} ms (p50 {_n(fixed.get('p50_ms'), 1)}, p95 "
+         f"{_n(fixed.get('p95_ms'), 1)}; {_n(fixed.get('requests_per_s'))} req/s, "
+         f"{fixed.get('errors')} errors)" if fixed else "not measured",
          "< 50 ms, 0 errors",
          _met(fixed.get("p99_ms"), TARGETS["fixed_p99_ms"], True) if not fixed.get("errors") else "**no**"),
         ("most durable single-event requests/s (wrk, 64 connections)",
-         f"{single.get('requests_per_s')} ({single.get('errors')} errors, p99 {single.get('p99_ms')} ms)"
-         if single else "not measured", ">= 4,000",
+         f"{_n(single.get('requests_per_s'))} ({single.get('errors')} errors, p99 "
+         f"{_n(single.get('p99_ms'), 1)} ms)" if single else "not measured", ">= 4,000",
          _met(single.get("requests_per_s"), TARGETS["max_rps"], False)),
         ("batches of 50: events/s (wrk, 16 connections)",
-         f"{b50.get('events_per_s')}" if b50 else "not measured", ">= 50,000",
+         _n(b50.get("events_per_s")) if b50 else "not measured", ">= 50,000",
          _met(b50.get("events_per_s"), TARGETS["batch_events_per_s"], False)),
-        ("batches of 500: events/s", f"{b500.get('events_per_s')}" if b500 else "not measured",
+        ("batches of 500: events/s", _n(b500.get("events_per_s")) if b500 else "not measured",
          ">= 50,000", _met(b500.get("events_per_s"), TARGETS["batch_events_per_s"], False)),
         ("drain into Postgres (raw_events, dlt): events/s",
-         f"{pg.get('events_per_s')} ({pg.get('events')} events, {pg.get('peak_rss_mb', 0):.0f} MB)" if pg
-         else "not measured", ">= 50,000",
+         f"{_n(pg.get('events_per_s'))} ({_n(pg.get('events'))} events, "
+         f"{_n(pg.get('peak_rss_mb'))} MB)" if pg else "not measured", ">= 50,000",
          _met(pg.get("events_per_s"), TARGETS["drain_events_per_s"], False)),
         ("drain into the Parquet lake: events/s",
-         f"{lake.get('events_per_s')} ({lake.get('peak_rss_mb', 0):.0f} MB)" if lake else "not measured",
-         ">= 50,000", _met(lake.get("events_per_s"), TARGETS["drain_events_per_s"], False)),
+         f"{_n(lake.get('events_per_s'))} ({_n(lake.get('peak_rss_mb'))} MB)" if lake
+         else "not measured", ">= 50,000",
+         _met(lake.get("events_per_s"), TARGETS["drain_events_per_s"], False)),
         ("end to end at 1,000 events/s: received to the staging row of a finished build, p95",
-         f"{e2e.get('p95_s')} s (p50 {e2e.get('p50_s')} s, {e2e.get('builds')} drain+build cycles)" if e2e
-         else "not measured", "< 120 s", _met(e2e.get("p95_s"), TARGETS["e2e_p95_s"], True)),
+         f"{_n(e2e.get('p95_s'), 1)} s (p50 {_n(e2e.get('p50_s'), 1)} s, {e2e.get('builds')} "
+         "drain+build cycles)" if e2e else "not measured", "< 120 s",
+         _met(e2e.get("p95_s"), TARGETS["e2e_p95_s"], True)),
         ("collector peak RSS (the HTTP runs; end to end)",
-         f"{data.get('collector_peak_rss_mb')} MB; {e2e.get('collector_peak_rss_mb')} MB", "", ""),
+         f"{_n(data.get('collector_peak_rss_mb'))} MB; {_n(e2e.get('collector_peak_rss_mb'))} MB",
+         "", ""),
     ]
     lines = [f"Events: {data.get('when', '')}, {data.get('machine', '')}; the collector on core "
              f"{SERVER_CPU}, the load generator on core {CLIENT_CPU}; one run.", "",

@@ -45,6 +45,46 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_consume(sub: argparse._SubParsersAction) -> None:
+    consume = sub.add_parser(
+        "consume", help="copy the Kafka topic the drain feeds into raw_events_stream.events, "
+        "offsets committed with the rows (needs PULSE_KAFKA_BOOTSTRAP; docs/events.md#kafka)")
+    consume.add_argument("stream", choices=["events"])
+    consume.add_argument("--follow", action="store_true",
+                         help="keep consuming until stopped (default: stop once the topic has "
+                         "been idle for --idle seconds)")
+    consume.add_argument("--idle", type=float, default=5.0, metavar="SECONDS",
+                         help="stop after this long without a message (default 5)")
+    consume.set_defaults(func=cmd_consume)
+
+
+def cmd_consume(args: argparse.Namespace) -> int:
+    import signal
+
+    from .events.kafka import STREAM_DATASET, KafkaError, consume, kafka_settings
+
+    settings = kafka_settings()
+    if settings is None:
+        print("error: Kafka is not configured: set PULSE_KAFKA_BOOTSTRAP to the brokers' "
+              "host:port (docs/events.md#kafka)", file=sys.stderr)
+        return 2
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    url = roles.url("loader", raw_dataset=STREAM_DATASET)
+    step(f"consuming {settings.topic!r} from {settings.bootstrap} into {STREAM_DATASET}.events")
+    try:
+        result = consume(settings, url, idle_seconds=None if args.follow else args.idle,
+                         should_stop=lambda: bool(stopping))
+    except KafkaError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(f"{result.messages:,} messages, {result.stored:,} new rows, in "
+          f"{result.transactions} transactions, {result.seconds:.1f}s")
+    return 0
+
+
 def add_reset(sub: argparse._SubParsersAction) -> None:
     reset = sub.add_parser("reset", help="drop a source's (or one dataset's) raw tables and "
                            "load state: the next load reloads everything")
