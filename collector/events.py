@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -229,8 +228,7 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
         raise Invalid("timestamp_too_old", event_at.isoformat())
 
     return {
-        "message_id": _id(item.get("messageId")) or str(uuid.UUID(int=_random.getrandbits(128),
-                                                                    version=4)),
+        "message_id": _id(item.get("messageId")) or new_message_id(),
         "source": source,
         "type": message_type,
         "event": event_name,
@@ -249,6 +247,17 @@ def normalize(item: Any, *, kind: str | None, source: str, received_at: datetime
         "context": _json_text(context),
         "payload": raw.decode("utf-8"),
     }
+
+
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
+def new_message_id() -> str:
+    """A random (version 4) UUID as text, for a call without messageId: the same as
+    str(uuid.UUID(int=..., version=4)), in under half its time (it runs per event)."""
+    h = f"{(_random.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _storable(text: str) -> bool:

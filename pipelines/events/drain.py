@@ -17,7 +17,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,37 +158,24 @@ def drain(settings: DrainSettings, sinks: list, *, max_segments: int | None = No
             result.skipped = "another drain is running on this spool"
             return result
         recover_if_collector_stopped(folder)
-        groups = list(_groups(segment_paths(folder)[:max_segments], settings.max_batch_bytes))
-        # The next group is read while the sinks write this one: reading is mostly Python
-        # (JSON, Arrow conversion), the sinks mostly Parquet, COPY and the server, so the two
-        # overlap on two cores. At most two groups are in memory.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drain-read") as reader:
-            next_read = reader.submit(read_batch, groups[0]) if groups else None
-            for index, group in enumerate(groups):
-                batch, corrupt = next_read.result()
-                if index + 1 < len(groups):
-                    next_read = reader.submit(read_batch, groups[index + 1])
-                _deliver(folder, group, batch, corrupt, sinks, settings, result)
+        paths = segment_paths(folder)[:max_segments]
+        for group in _groups(paths, settings.max_batch_bytes):
+            batch, corrupt = read_batch(group)
+            for name in corrupt:
+                _quarantine(folder, name)
+            result.corrupt += corrupt
+            for sink in sinks:
+                _with_retries(sink, batch, settings)
+            for path in group:
+                if path.name not in corrupt:
+                    path.unlink()
+            fsync_dir(folder)
+            result.segments += len(batch.segments)
+            result.events += batch.events.num_rows
+            result.bad_events += batch.bad_events.num_rows
+            result.bad_reasons.update(batch.bad_events["reason"].to_pylist())
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _deliver(folder: Path, group: list[Path], batch: Batch, corrupt: list[str], sinks: list,
-             settings: DrainSettings, result: DrainResult) -> None:
-    """One group of segments to every sink, then deleted."""
-    for name in corrupt:
-        _quarantine(folder, name)
-    result.corrupt += corrupt
-    for sink in sinks:
-        _with_retries(sink, batch, settings)
-    for path in group:
-        if path.name not in corrupt:
-            path.unlink()
-    fsync_dir(folder)
-    result.segments += len(batch.segments)
-    result.events += batch.events.num_rows
-    result.bad_events += batch.bad_events.num_rows
-    result.bad_reasons.update(batch.bad_events["reason"].to_pylist())
 
 
 def _groups(paths: list[Path], max_bytes: int) -> Iterator[list[Path]]:
