@@ -166,12 +166,21 @@ class Spool:
                     break
                 offset = after
             if offset < len(data):
-                torn = self.folder / "torn"
-                torn.mkdir(exist_ok=True)
-                (torn / f"{path.stem}.tail").write_bytes(data[offset:])
+                # Cut first, then keep a copy if there is room: a torn tail is most likely
+                # on a full disk (a short write at ENOSPC, killed before it was cut), where
+                # writing the copy first failed and no collector or drain could open the
+                # spool again. The tail was never acknowledged; only its copy may be lost.
                 with open(path, "r+b") as handle:
                     handle.truncate(offset)
                     os.fsync(handle.fileno())
+                copy = self.folder / "torn" / f"{path.stem}.tail"
+                try:
+                    copy.parent.mkdir(exist_ok=True)
+                    copy.write_bytes(data[offset:])
+                except OSError as err:
+                    if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    copy.unlink(missing_ok=True)
                 dropped += len(data) - offset
             if offset == 0:
                 path.unlink()
@@ -235,7 +244,12 @@ class Spool:
         frame = b"".join(HEADER.pack(len(p), zlib.crc32(p)) + p for p in payloads)
         with self._io:
             if self._fd is None:
-                self._open_segment()
+                try:
+                    self._open_segment()
+                except OSError as err:  # no room for a new file (inodes, a full directory)
+                    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise SpoolFull(f"disk of {self.folder} is full: no new segment") from err
+                    raise
             start = self._size
             try:
                 written = os.write(self._fd, frame)
@@ -264,9 +278,9 @@ class Spool:
         self._last_seq = seq
         self._path = self.folder / f"{seq:020d}{OPEN}"
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        fsync_dir(self.folder)  # the segment's name survives a crash with its first record
         self._size = 0
         self._opened_at = time.monotonic()
+        fsync_dir(self.folder)  # the segment's name survives a crash with its first record
 
     def _seal_current(self) -> None:
         if self._fd is None:

@@ -204,7 +204,7 @@ def _with_retries(sink, batch: Batch, settings: DrainSettings) -> None:
                     f"the spool and the next drain delivers them; fix the sink "
                     f"(docs/events.md#when-a-sink-is-down)") from err
             wait = settings.backoff_seconds * 2 ** attempt
-            log.warning("%s sink failed (%s); retrying in %.0f s", sink.name, err, wait)
+            log.warning("%s sink failed (%s); retrying in %.1f s", sink.name, err, wait)
             time.sleep(wait)
 
 
