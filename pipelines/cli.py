@@ -12,7 +12,7 @@ from pulse.cli import step
 
 def add_load(sub: argparse._SubParsersAction) -> None:
     load = sub.add_parser("load", help="run one source's dlt pipeline (incremental)")
-    load.add_argument("source", choices=["chicago", "worldbank", "oecd", "events"])
+    load.add_argument("source", choices=["chicago", "worldbank", "oecd", "events", "loki"])
     load.add_argument("--dataset", action="append", metavar="NAME",
                       help="load only this dataset of pipelines/chicago/datasets.yml, or this "
                       "dataflow of pipelines/oecd/dataflows.yml (repeatable)")
@@ -99,6 +99,8 @@ def add_reset(sub: argparse._SubParsersAction) -> None:
 def cmd_load(args: argparse.Namespace) -> int:
     if args.source == "events":
         return _drain_events()
+    if args.source == "loki":
+        return _load_loki()
     if args.source != "chicago":
         return _load_countries(args)
     from .chicago import SocrataError, load_chicago
@@ -188,6 +190,27 @@ def _drain_events() -> int:
     print(f"{result.segments} segments, {result.events:,} events and {result.bad_events:,} bad "
           f"events in {result.seconds:.1f}s" + (f"; corrupt, set aside: {result.corrupt}"
                                                  if result.corrupt else ""))
+    return 0
+
+
+def _load_loki() -> int:
+    """`pulse load loki`: the configured LogQL query's new lines into raw_logs.lines."""
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+    from .loki import LokiError, load_loki
+
+    step(f"loading loki into {roles.connection('loader').redacted()}")
+    try:
+        info = load_loki()
+    except LokiError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except ConfigFieldMissingException as err:
+        print(f"error: Loki is not configured: set {', '.join(err.fields)} under "
+              "[sources.loki] in .dlt/config.toml, or SOURCES__LOKI__BASE_URL and "
+              "SOURCES__LOKI__QUERY (docs/logs.md)", file=sys.stderr)
+        return 2
+    print(f"loki: {info}")
     return 0
 
 

@@ -64,7 +64,7 @@ ROLES = {role.key: role for role in (LOADER, TRANSFORMER, ANALYST)}
 
 # The upstream systems Pulse loads; each gets the raw schema dlt writes (see
 # pipelines.load.raw_dataset).
-SOURCES = ("chicago", "worldbank", "oecd", "events")
+SOURCES = ("chicago", "worldbank", "oecd", "events", "logs")
 RAW_PREFIX = "raw_"
 # dlt merges through a staging dataset beside the raw one (its default name layout).
 DLT_STAGING_SUFFIX = "_staging"
