@@ -1,5 +1,7 @@
 """Grafana Loki: log lines of a LogQL stream selector, loaded incrementally into
-`raw_logs.lines` with dlt (`pulse load loki`, or `python -m pipelines.loki`).
+`raw_logs.lines` with dlt (`pulse load loki`), each also parsed as a web request into
+`raw_logs.requests`, or kept with its reason in `raw_logs.request_rejects`
+(access_log.py: `log_format`).
 
 Loki's `query_range` has no page token: a page is the `limit` oldest lines of a time range
 (`direction=forward`, `start` inclusive, `end` exclusive, nanoseconds). So the source pages
@@ -14,7 +16,7 @@ window), and the overlap's lines merge on `line_id` instead of loading twice. Ev
 reads up to the moment it started (`end`), so a run always ends.
 
 Configuration, under `[sources.loki]` (or SOURCES__LOKI__*): `base_url`, `query`,
-`log_format` (for the parser, a later step), `limit`, `backfill_hours`, `overlap_seconds`,
+`log_format` (access_log.py), `limit`, `backfill_hours`, `overlap_seconds`,
 `tenant_id` (X-Scope-OrgID); secrets: `username`/`password` (basic auth) or
 `bearer_token`, in the environment or .dlt/secrets.toml.
 """
@@ -39,6 +41,7 @@ from requests.exceptions import RequestException
 from pipelines.load import SourceError, causes, postgres_pipeline, run_source
 from pipelines.urls import safe_url, split_credentials
 
+from .access_log import LogFormatError, Parser, parser
 from .paging import LokiTimePaginator, check_response
 
 __all__ = ["LokiError", "load_loki", "loki_pipeline", "loki_source"]
@@ -54,6 +57,23 @@ LINE_COLUMNS = {
     "labels": {"data_type": "text", "nullable": False},
     "line": {"data_type": "text", "nullable": False},
 }
+
+
+_TS_US = pa.timestamp("us", tz="UTC")
+REQUEST_SCHEMA = pa.schema([
+    ("line_id", pa.string()), ("ts_ns", pa.int64()), ("log_format", pa.string()),
+    ("client_ip", pa.string()), ("ident", pa.string()), ("remote_user", pa.string()),
+    ("requested_at", _TS_US), ("request", pa.string()), ("method", pa.string()),
+    ("target", pa.string()), ("path", pa.string()), ("query_string", pa.string()),
+    ("protocol", pa.string()), ("status", pa.int16()), ("bytes", pa.int64()),
+    ("referrer", pa.string()), ("user_agent", pa.string()), ("forwarded_for", pa.string()),
+    ("request_time_s", pa.float64()), ("upstream_time_s", pa.float64()), ("host", pa.string()),
+])
+REJECT_SCHEMA = pa.schema([("line_id", pa.string()), ("ts_ns", pa.int64()),
+                           ("reason", pa.string()), ("line", pa.string())])
+_REJECT_HINTS = dlt.mark.make_hints(table_name="request_rejects", write_disposition="merge",
+                                    primary_key="line_id",
+                                    columns={"line_id": {"data_type": "text", "nullable": False}})
 
 
 class LokiError(SourceError):
@@ -77,11 +97,15 @@ def loki_source(
     backoff_factor: float = 1.0,
 ) -> DltResource:
     """The `lines` resource: every line `query` selects, from `backfill_hours` ago on the
-    first run, then from where the last run ended (less `overlap_seconds`)."""
+    first run, then from where the last run ended (less `overlap_seconds`); and `requests`,
+    those lines parsed in `log_format`."""
+    try:
+        parse = parser(log_format)  # a bad format fails here, before any request
+    except LogFormatError as err:
+        raise LokiError(str(err), retriable=False) from None
     if not 1 <= limit <= 5000:
         raise LokiError(f"limit must be 1 to 5,000 (Loki's max_entries_limit_per_query "
                         f"default), not {limit} (SOURCES__LOKI__LIMIT)", retriable=False)
-    del log_format  # read by the parser; declared here so one config section holds it
     base_url, basic = split_credentials(base_url.rstrip("/"))
     auth = (BearerTokenAuth(bearer_token) if bearer_token
             else HttpBasicAuth(username, password) if username
@@ -92,9 +116,10 @@ def loki_source(
     client = RESTClient(base_url=base_url, session=http.session, auth=auth, headers=headers)
     now_ns = time.time_ns()
     initial = now_ns - int(backfill_hours * 3600 * 1e9)
-    return lines(client, query, limit, now_ns, base_url,
-                 cursor=dlt.sources.incremental("ts_ns", initial_value=initial,
-                                                lag=int(overlap_seconds * 1e9), range_start="open"))
+    raw = lines(client, query, limit, now_ns, base_url,
+                cursor=dlt.sources.incremental("ts_ns", initial_value=initial,
+                                               lag=int(overlap_seconds * 1e9), range_start="open"))
+    return [raw, raw | requests(parse)]
 
 
 @dlt.resource(name="lines", primary_key="line_id", write_disposition="merge",
@@ -127,6 +152,27 @@ def lines(client: RESTClient, query: str, limit: int, end_ns: int, base_url: str
                   else f"did not answer ({type(err).__name__})")
         raise LokiError(f"Loki {answer} for {where}. Nothing of this run was saved; run it "
                         "again later") from None
+
+
+# No column hints beyond the key: the rejects go through the same transformer as a table
+# variant, which would inherit them.
+@dlt.transformer(name="requests", primary_key="line_id", write_disposition="merge")
+def requests(page: pa.Table, parse: Parser) -> Iterator[pa.Table]:
+    """Each line of a page parsed as a web request (`raw_logs.requests`), or kept with its
+    reason in `raw_logs.request_rejects`: a line is never dropped."""
+    parsed, rejected = [], []
+    for key, ts, line in zip(page["line_id"].to_pylist(), page["ts_ns"].to_pylist(),
+                             page["line"].to_pylist(), strict=True):
+        fields, reason = parse.parse(line)
+        if fields is None:
+            rejected.append({"line_id": key, "ts_ns": ts, "reason": reason, "line": line})
+        else:
+            parsed.append({"line_id": key, "ts_ns": ts, **fields})
+    if parsed:
+        yield pa.Table.from_pylist(parsed, schema=REQUEST_SCHEMA)
+    if rejected:
+        yield dlt.mark.with_hints(pa.Table.from_pylist(rejected, schema=REJECT_SCHEMA),
+                                  _REJECT_HINTS, create_table_variant=True)
 
 
 def line_id(labels_json: bytes, ts_ns: str, line: str) -> str:

@@ -133,3 +133,74 @@ def test_recorded_loki_answers_read_as_rows():
     empty = json.loads((REALDATA / "query_range_streams_empty-result-with-stats__cloudogu-k8s-"
                                    "support-archive-operator.json").read_text())
     assert page_rows(empty["data"]["result"]) == []
+
+
+ACCESS_LOGS = REALDATA.parent / "access_logs"
+
+
+def test_recorded_access_logs_are_parsed_or_kept_with_a_reason(raw_logs, tmp_path):
+    """The three recorded logs (Apache combined, nginx with X-Forwarded-For, fail2ban's
+    fake-Googlebot fixture) through the local Loki, parsed with `auto`."""
+    pushed, ts = [], T0
+    for path, job in ((ACCESS_LOGS / "apache_combined_semicomplete_2015-05_first8000of10000__"
+                                     "elastic-examples.log", "apache"),
+                      (ACCESS_LOGS / "nginx_combined_xff_zanbil_2019-01-22_1000__tstack-lnav.log",
+                       "nginx"),
+                      (ACCESS_LOGS / "apache_fakegooglebot_fail2ban_testfixture__fail2ban.log",
+                       "fail2ban")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            ts += 1_000
+            pushed.append(Entry(ts, line, (("job", job),)))
+    with LocalLoki(LogStore(pushed)) as loki:
+        load(loki, tmp_path, query='{job="apache"}', limit=5000,
+             log_format="auto")
+        for job in ("nginx", "fail2ban"):
+            load(loki, tmp_path, query=f'{{job="{job}"}}', limit=5000, log_format="auto")
+    (parsed,), = query(raw_logs, "select count(*) from raw_logs.requests")
+    rejects = query(raw_logs, "select reason, line from raw_logs.request_rejects order by ts_ns")
+    assert parsed == 8_000 + 1_000 + 1
+    assert len(rejects) == 6  # fail2ban's 4 comment lines and its 2 Apache 2.2 lines
+    assert all(reason.startswith("no_format_matched") for reason, _ in rejects)
+    formats = dict(query(raw_logs, "select log_format, count(*) from raw_logs.requests group by 1"))
+    assert formats == {"combined": 8_000, "combined_xff": 1_000, "vhost_combined": 1}
+    spoof, = query(raw_logs, "select client_ip, host, status, user_agent, requested_at "
+                             "from raw_logs.requests where host = 'www.sitename.com'")
+    assert spoof[:3] == ("192.0.2.222", "www.sitename.com", 403) and "Googlebot" in spoof[3]
+    assert spoof[4].isoformat() == "2024-08-18T20:08:39+00:00"  # +0100 read as UTC
+    (xff,), = query(raw_logs, "select count(*) from raw_logs.requests where forwarded_for "
+                              "= '103.28.132.65'")
+    assert xff > 0
+
+
+@pytest.mark.parametrize("log_format, line, expected", [
+    ("common", '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif?x=1 HTTP/1.0" 200 2326',
+     {"remote_user": "frank", "path": "/a.gif", "query_string": "x=1", "bytes": 2326,
+      "requested_at": "2000-10-10T20:55:36+00:00"}),
+    ("combined_rt", '10.0.0.1 - - [04/Dec/2026:10:00:00 +0000] "POST /api HTTP/2.0" 504 - "-" '
+                    '"curl/8.0" 30.001 30.000', {"bytes": None, "request_time_s": 30.001,
+                                                 "upstream_time_s": 30.0, "method": "POST"}),
+    ("combined_xff_rt", '10.0.0.2 - - [04/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" '
+                        '"UA \\"quoted\\"" "203.0.113.9, 10.0.0.1" 0.004 0.001, 0.003',
+     {"forwarded_for": "203.0.113.9", "user_agent": 'UA "quoted"', "upstream_time_s": 0.003}),
+    (r'^(?P<client_ip>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+)$',
+     '10.1.1.1 [04/Dec/2026:10:00:00 +0000] "GET /x HTTP/1.1" 301', {"status": 301, "path": "/x"}),
+])
+def test_each_format_reads_its_fields(log_format, line, expected):
+    from pipelines.loki.access_log import parser
+
+    fields, reason = parser(log_format).parse(line)
+    assert reason is None, reason
+    got = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in fields.items()}
+    assert {k: got[k] for k in expected} == expected
+
+
+def test_a_bad_format_or_a_bad_line_says_why(tmp_path):
+    from pipelines.loki.access_log import parser
+
+    with pytest.raises(LokiError, match="neither a format name"):
+        load_loki(tmp_path, base_url="http://127.0.0.1:9", query=QUERY, log_format="(unclosed")
+    with pytest.raises(LokiError, match="lacks the named group"):
+        load_loki(tmp_path, base_url="http://127.0.0.1:9", query=QUERY, log_format=r"(?P<time>.*)")
+    _, reason = parser("combined").parse('1.2.3.4 - - [99/Foo/2026:10:00:00 +0000] "GET / HTTP/1.1" '
+                                         '200 1 "-" "-"')
+    assert reason.startswith("bad_time")
