@@ -12,7 +12,8 @@ from pulse.cli import step
 
 def add_load(sub: argparse._SubParsersAction) -> None:
     load = sub.add_parser("load", help="run one source's dlt pipeline (incremental)")
-    load.add_argument("source", choices=["chicago", "worldbank", "oecd", "events", "loki"])
+    load.add_argument("source", choices=["chicago", "worldbank", "oecd", "events", "loki",
+                                               "sitemaps"])
     load.add_argument("--dataset", action="append", metavar="NAME",
                       help="load only this dataset of pipelines/chicago/datasets.yml, or this "
                       "dataflow of pipelines/oecd/dataflows.yml (repeatable)")
@@ -99,8 +100,8 @@ def add_reset(sub: argparse._SubParsersAction) -> None:
 def cmd_load(args: argparse.Namespace) -> int:
     if args.source == "events":
         return _drain_events()
-    if args.source == "loki":
-        return _load_loki()
+    if args.source in ("loki", "sitemaps"):
+        return _load_logs(args.source)
     if args.source != "chicago":
         return _load_countries(args)
     from .chicago import SocrataError, load_chicago
@@ -193,24 +194,27 @@ def _drain_events() -> int:
     return 0
 
 
-def _load_loki() -> int:
-    """`pulse load loki`: the configured LogQL query's new lines into raw_logs.lines."""
+def _load_logs(source: str) -> int:
+    """`pulse load loki`: the configured LogQL query's new lines into raw_logs; `pulse load
+    sitemaps`: the configured sitemaps into raw_logs.sitemap_urls."""
     from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-    from .loki import LokiError, load_loki
+    from .load import SourceError
+    from .loki import load_loki
+    from .sitemaps import load_sitemaps
 
-    step(f"loading loki into {roles.connection('loader').redacted()}")
+    step(f"loading {source} into {roles.connection('loader').redacted()}")
     try:
-        info = load_loki()
-    except LokiError as err:
+        info = load_loki() if source == "loki" else load_sitemaps()
+    except SourceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except ConfigFieldMissingException as err:
-        print(f"error: Loki is not configured: set {', '.join(err.fields)} under "
-              "[sources.loki] in .dlt/config.toml, or SOURCES__LOKI__BASE_URL and "
-              "SOURCES__LOKI__QUERY (docs/logs.md)", file=sys.stderr)
+        print(f"error: {source} is not configured: set {', '.join(err.fields)} under "
+              f"[sources.{source}] in .dlt/config.toml, or SOURCES__{source.upper()}__"
+              f"{err.fields[0].upper()} (docs/logs.md)", file=sys.stderr)
         return 2
-    print(f"loki: {info}")
+    print(f"{source}: {info}")
     return 0
 
 
