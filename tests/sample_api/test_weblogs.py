@@ -1,0 +1,46 @@
+"""The generated web traffic (sample_api/weblogs.py): every line it renders parses back to
+its truth in each format, crawlers claim their families from their published ranges or
+from spoofed networks, and its sitemap leaves orphans and uncrawled pages."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from pipelines.loki.access_log import parser
+from pipelines.sitemaps import read_sitemap
+from sample_api.weblogs import WebTraffic
+
+
+@pytest.mark.parametrize("log_format", ["common", "combined", "combined_xff", "combined_rt",
+                                        "combined_xff_rt"])
+def test_every_line_parses_back_to_its_truth(log_format):
+    visits = WebTraffic(seed=3).generate(2_000)
+    parse = parser(log_format).parse
+    for visit in visits:
+        fields, reason = parse(visit.line(log_format))
+        assert reason is None, (reason, visit.line(log_format))
+        assert (fields["client_ip"], fields["requested_at"], fields["target"], fields["status"],
+                fields["bytes"]) == (visit.client_ip, visit.requested_at, visit.target,
+                                     visit.status, visit.bytes)
+        if log_format != "common":
+            assert fields["user_agent"] == visit.user_agent
+        if log_format.endswith("_rt"):
+            assert fields["request_time_s"] == visit.request_time_s
+
+
+def test_crawlers_spoofs_and_the_sitemap(tmp_path):
+    traffic = WebTraffic(seed=4, spoof_rate=0.1)
+    visits = traffic.generate(20_000)
+    claims = Counter((v.crawler, v.verified) for v in visits if v.crawler)
+    assert claims[("googlebot", True)] > 1_000 and claims[("googlebot", False)] > 50
+    assert claims[("bingbot", False)] > 10 and claims[("ahrefsbot", False)] > 100
+    assert {v.status for v in visits if v.crawler} >= {200, 301, 404, 503}
+    crawled = {v.target for v in visits if v.crawler == "googlebot" and v.verified}
+    (tmp_path / "sitemap.xml").write_text(traffic.sitemap_xml())
+    listed = {row["loc"].removeprefix("https://shop.example")
+              for row in read_sitemap(str(tmp_path / "sitemap.xml"), http=None)}
+    assert listed == set(traffic.sitemap)
+    assert crawled & set(traffic.pages) - listed  # orphans: crawled, not in the sitemap
+    assert set(traffic.unvisited) <= listed - crawled  # in the sitemap, never crawled
