@@ -41,7 +41,7 @@ from requests.exceptions import RequestException
 from pipelines.load import SourceError, causes, postgres_pipeline, run_source
 from pipelines.urls import safe_url, split_credentials
 
-from .access_log import LogFormatError, Parser, parser
+from .access_log import LogFormatError, Parser, parse_page, parser
 from .paging import LokiTimePaginator, check_response
 
 __all__ = ["LokiError", "load_loki", "loki_pipeline", "loki_source"]
@@ -59,18 +59,6 @@ LINE_COLUMNS = {
 }
 
 
-_TS_US = pa.timestamp("us", tz="UTC")
-REQUEST_SCHEMA = pa.schema([
-    ("line_id", pa.string()), ("ts_ns", pa.int64()), ("log_format", pa.string()),
-    ("client_ip", pa.string()), ("ident", pa.string()), ("remote_user", pa.string()),
-    ("requested_at", _TS_US), ("request", pa.string()), ("method", pa.string()),
-    ("target", pa.string()), ("path", pa.string()), ("query_string", pa.string()),
-    ("protocol", pa.string()), ("status", pa.int16()), ("bytes", pa.int64()),
-    ("referrer", pa.string()), ("user_agent", pa.string()), ("forwarded_for", pa.string()),
-    ("request_time_s", pa.float64()), ("upstream_time_s", pa.float64()), ("host", pa.string()),
-])
-REJECT_SCHEMA = pa.schema([("line_id", pa.string()), ("ts_ns", pa.int64()),
-                           ("reason", pa.string()), ("line", pa.string())])
 _REJECT_HINTS = dlt.mark.make_hints(table_name="request_rejects", write_disposition="merge",
                                     primary_key="line_id",
                                     columns={"line_id": {"data_type": "text", "nullable": False}})
@@ -160,19 +148,11 @@ def lines(client: RESTClient, query: str, limit: int, end_ns: int, base_url: str
 def requests(page: pa.Table, parse: Parser) -> Iterator[pa.Table]:
     """Each line of a page parsed as a web request (`raw_logs.requests`), or kept with its
     reason in `raw_logs.request_rejects`: a line is never dropped."""
-    parsed, rejected = [], []
-    for key, ts, line in zip(page["line_id"].to_pylist(), page["ts_ns"].to_pylist(),
-                             page["line"].to_pylist(), strict=True):
-        fields, reason = parse.parse(line)
-        if fields is None:
-            rejected.append({"line_id": key, "ts_ns": ts, "reason": reason, "line": line})
-        else:
-            parsed.append({"line_id": key, "ts_ns": ts, **fields})
-    if parsed:
-        yield pa.Table.from_pylist(parsed, schema=REQUEST_SCHEMA)
-    if rejected:
-        yield dlt.mark.with_hints(pa.Table.from_pylist(rejected, schema=REJECT_SCHEMA),
-                                  _REJECT_HINTS, create_table_variant=True)
+    parsed, rejected = parse_page(page, parse)
+    if parsed.num_rows:
+        yield parsed
+    if rejected.num_rows:
+        yield dlt.mark.with_hints(rejected, _REJECT_HINTS, create_table_variant=True)
 
 
 def line_id(labels_json: bytes, ts_ns: str, line: str) -> str:

@@ -5,12 +5,15 @@ from spoofed networks, and its sitemap leaves orphans and uncrawled pages."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from pipelines.loki.access_log import parser
 from pipelines.sitemaps import read_sitemap
 from sample_api.weblogs import WebTraffic
+
+REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "access_logs"
 
 
 @pytest.mark.parametrize("log_format", ["common", "combined", "combined_xff", "combined_rt",
@@ -44,3 +47,35 @@ def test_crawlers_spoofs_and_the_sitemap(tmp_path):
     assert listed == set(traffic.sitemap)
     assert crawled & set(traffic.pages) - listed  # orphans: crawled, not in the sitemap
     assert set(traffic.unvisited) <= listed - crawled  # in the sitemap, never crawled
+
+
+@pytest.mark.parametrize("log_format", ["combined_xff_rt", "auto"])
+def test_the_arrow_parser_agrees_with_the_line_parser(log_format):
+    """parse_page (Arrow, what loads run) and Parser.parse (per line) give the same rows,
+    the recorded logs and some broken lines included."""
+    import pyarrow as pa
+
+    from pipelines.loki.access_log import parse_page
+
+    lines = [v.line("combined_xff_rt") for v in WebTraffic(seed=5).generate(3_000)]
+    lines += ['1.2.3.4 - - [99/Foo/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "-" 0.1',
+              '1.2.3.4 - - [04/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 999 1 "-" "-" "-" 0.1',
+              'garbage', '']
+    if log_format == "auto":
+        lines += (REALDATA / "apache_fakegooglebot_fail2ban_testfixture__fail2ban.log").read_text(
+            ).splitlines()
+        lines += (REALDATA / "nginx_combined_xff_zanbil_2019-01-22_1000__tstack-lnav.log").read_text(
+            ).splitlines()[:300]
+    page = pa.table({"line_id": [str(i) for i in range(len(lines))],
+                     "ts_ns": list(range(len(lines))), "line": lines})
+    requests, rejects = parse_page(page, parser(log_format))
+    by_line = {r["line_id"]: r for r in requests.to_pylist()}
+    reasons = dict(zip(rejects["line_id"].to_pylist(), rejects["reason"].to_pylist(), strict=True))
+    for i, line in enumerate(lines):
+        fields, reason = parser(log_format).parse(line)
+        if fields is None:
+            assert reasons[str(i)] == reason, line
+        else:
+            row = by_line[str(i)]
+            assert {k: row[k] for k in fields} == fields, line
+    assert len(by_line) + len(reasons) == len(lines)
