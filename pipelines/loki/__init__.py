@@ -170,7 +170,8 @@ def page_rows(streams: list[dict]) -> list[tuple[str, int, str, str]]:
     for stream in streams:
         labels = orjson.dumps(stream.get("stream") or {}, option=orjson.OPT_SORT_KEYS)
         labels_text = labels.decode()
-        for ts, line in stream.get("values") or []:
+        # [ts, line], or [ts, line, {structured metadata}] from Loki 3 when asked for it
+        for ts, line, *_ in stream.get("values") or []:
             rows.append((line_id(labels, ts, line), int(ts), labels_text, line))
     return rows
 

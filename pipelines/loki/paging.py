@@ -33,7 +33,7 @@ class LokiTimePaginator(BasePaginator):
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         self.pages += 1
-        stamps = [int(ts) for stream in data or [] for ts, _ in stream.get("values") or []]
+        stamps = [int(ts) for stream in data or [] for ts, *_ in stream.get("values") or []]
         if len(stamps) < self.limit:
             self._has_next_page = False
             return

@@ -204,3 +204,12 @@ def test_a_bad_format_or_a_bad_line_says_why(tmp_path):
     _, reason = parser("combined").parse('1.2.3.4 - - [99/Foo/2026:10:00:00 +0000] "GET / HTTP/1.1" '
                                          '200 1 "-" "-"')
     assert reason.startswith("bad_time")
+
+
+def test_entries_with_structured_metadata_read_as_rows():
+    """Loki 3 answers [ts, line, {metadata}] when asked to categorize labels."""
+    rows = page_rows([{"stream": {"job": "nginx"},
+                       "values": [["1796300000000000001", "a line", {"structuredMetadata": {"x": "1"}}],
+                                  ["1796300000000000002", "another"]]}])
+    assert [(ts, line) for _, ts, _, line in rows] == [(1796300000000000001, "a line"),
+                                                       (1796300000000000002, "another")]
