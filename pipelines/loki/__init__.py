@@ -24,7 +24,6 @@ Configuration, under `[sources.loki]` (or SOURCES__LOKI__*): `base_url`, `query`
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Iterator
 
@@ -46,7 +45,6 @@ from .paging import LokiTimePaginator, check_response
 
 __all__ = ["LokiError", "load_loki", "loki_pipeline", "loki_source"]
 
-log = logging.getLogger(__name__)
 SOURCE_NAME = "loki"  # config under [sources.loki]
 DATASET = "logs"  # the raw schema is raw_logs
 QUERY_PATH = "/loki/api/v1/query_range"

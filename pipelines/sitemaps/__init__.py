@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -32,7 +31,6 @@ from requests.exceptions import RequestException
 from pipelines.load import SourceError, causes, postgres_pipeline, run_source
 from pipelines.urls import safe_url
 
-log = logging.getLogger(__name__)
 SOURCE_NAME = "sitemaps"
 DATASET = "logs"  # beside the log lines: raw_logs.sitemap_urls
 MAX_BYTES = 50 * 1024 * 1024
