@@ -13,9 +13,10 @@ dataset from the API after one 1% revision.
 The country section (bench/countries.py) loads the World Bank and OECD sources from the
 local country API: backfills, no-change and 1% refreshes, the country models' dbt build and
 Dagster's countries_refresh job. The events section (bench/events.py) measures the
-collector, the drain and the path to the event marts. `--only chicago|countries|events`
-runs one section and keeps the others' previous results, labelled with the date of the run
-they came from.
+collector, the drain and the path to the event marts. The logs section (bench/logs.py)
+loads `--log-lines` generated access-log lines from the local Loki into raw_logs, then a 1%
+refresh. `--only chicago|countries|events|logs` runs one section and keeps the others'
+previous results, labelled with the date of the run they came from.
 
 Writes bench/results/latest.json and bench/results/latest.md (the README's table).
 """
@@ -37,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench import countries, events
+from bench import countries, events, logs
 from bench.api import sample_api
 from bench.pages import page_server
 from pipelines.chicago.settings import MAX_PAGE_SIZE, load_datasets
@@ -46,7 +47,7 @@ from pulse.warehouse import PROJECT_ROOT
 
 DATABASE = "pulse_bench"
 PAGE_SIZE = MAX_PAGE_SIZE  # Pulse's own page size
-SECTIONS = ("chicago", "countries", "events")
+SECTIONS = ("chicago", "countries", "events", "logs")
 POSTGRES = "embedded PostgreSQL 16"
 REFRESH_SELECT = "source:chicago+"
 DATASETS = load_datasets()
@@ -511,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="countries of the country section's universe (plus its aggregates)")
     parser.add_argument("--first-year", type=int, default=1960,
                         help="first year of the country section's universe (to 2025)")
+    parser.add_argument("--log-lines", type=int, default=500_000,
+                        help="generated access-log lines the logs section's local Loki serves")
     parser.add_argument("--demo-rows", type=int, default=None,
                         help="crimes of the `make demo` runs (default: make demo's own)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results")
@@ -542,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         result["runs"] = runs
     else:  # the previous Chicago results, as they were (with their own "when")
         result = {k: v for k, v in (previous or {}).items()
-                  if k not in ("countries", "events", "sections_run")}
+                  if k not in ("countries", "events", "logs", "sections_run")}
     if "countries" in sections:
         # a name of its own per run: the tiny-scale test may run while `make bench` does
         with scratch_database(f"{countries.DATABASE}_{os.getpid()}"):
@@ -559,6 +562,15 @@ def main(argv: list[str] | None = None) -> int:
         result["events"].update(when=now, machine=f"{os.cpu_count()} cores, {POSTGRES}")
     elif (previous or {}).get("events"):
         result["events"] = previous["events"]
+    if "logs" in sections:
+        # a name of its own per run: the tiny-scale test may run while `make bench` does
+        with logs.scratch_database(f"{logs.DATABASE}_{os.getpid()}"):
+            log_runs = logs.run_section(args.repeat, args.log_lines)
+        result["logs"] = logs.report(args.log_lines, log_runs, now)
+        result["logs"]["machine"] = f"{os.cpu_count()} cores, {POSTGRES}"
+        result["logs"]["runs"] = log_runs
+    elif (previous or {}).get("logs"):
+        result["logs"] = previous["logs"]
     result["sections_run"] = {"when": now, "sections": sections}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -572,13 +584,14 @@ def render(result: dict[str, Any]) -> str:
     """latest.md: each section's table; a section this run did not measure is shown with the
     date of the run it came from, or said to be missing."""
     run = result.get("sections_run") or {"when": result.get("when"), "sections": ["chicago"]}
-    chicago = {k: v for k, v in result.items() if k not in ("countries", "events", "sections_run")}
+    chicago = {k: v for k, v in result.items() if k not in ("countries", "events", "logs", "sections_run")}
     parts = []
     for section, title, data, table in (
             ("chicago", "Chicago", chicago if "figures" in chicago else None, markdown),
             ("countries", "Countries (World Bank, OECD)", result.get("countries"),
              lambda d: countries.markdown(d, d.get("machine", ""))),
-            ("events", "Events (the collector, the drain)", result.get("events"), events.markdown)):
+            ("events", "Events (the collector, the drain)", result.get("events"), events.markdown),
+            ("logs", "Logs (Loki to raw_logs)", result.get("logs"), logs.markdown)):
         text = table(data) if data else ""
         if section not in run["sections"]:
             text = carried(data, title.split(" ")[0], run["when"]) + ("\n\n" + text if text else "\n")

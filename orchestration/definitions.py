@@ -6,26 +6,28 @@ cached factories in defs/ (the dbt manifest read once, each dlt source built onc
 
 import dagster as dg
 
-from .defs import dbt, events, freshness, geocode, ingest, reports, schedules
+from .defs import dbt, events, freshness, geocode, ingest, logs, reports, schedules
 from .lib.resources import resources
 
 
 def materializable_assets() -> list[dg.AssetsDefinition]:
     """Every asset a run can build, in the data's order: what `make demo` materializes."""
     return [*ingest.chicago_ingest().values(), *ingest.country_ingest(), geocode.geocoded_points(),
-            events.events_drain(), dbt.dbt_models(), *reports.report_assets(),
-            reports.country_reports()]
+            events.events_drain(), logs.loki_ingest(), logs.logs_lake(), logs.sitemaps_ingest(),
+            dbt.dbt_models(),
+            *reports.report_assets(), reports.country_reports()]
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ingest.api_specs(), events.collector_spec(), *materializable_assets()],
+        assets=[*ingest.api_specs(), events.collector_spec(), *logs.logs_api_specs(),
+                *materializable_assets()],
         asset_checks=[freshness.freshness_checks(), events.ingestion_lag_check()],
-        jobs=[*schedules.refresh_jobs(), events.events_refresh_job(), schedules.full_tests_job(),
-              freshness.freshness_job()],
-        schedules=[*schedules.refresh_schedules(), schedules.full_tests_schedule(),
-                   freshness.freshness_schedule()],
+        jobs=[*schedules.refresh_jobs(), events.events_refresh_job(), *logs.logs_jobs(),
+              schedules.full_tests_job(), freshness.freshness_job()],
+        schedules=[*schedules.refresh_schedules(), *logs.logs_schedules(),
+                   schedules.full_tests_schedule(), freshness.freshness_schedule()],
         sensors=[events.events_sensor()],
         resources=resources(),
     )

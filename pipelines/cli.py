@@ -194,6 +194,17 @@ def _drain_events() -> int:
     return 0
 
 
+def _copy_lines_to_lake() -> None:
+    from .events.settings import lake_url
+    from .loki.lake import FOLDER, copy_lines_to_lake
+
+    url = lake_url()
+    if url is not None:
+        copy = copy_lines_to_lake(url, roles.connection("loader"))
+        step(f"lake: {copy.lines:,} lines in {copy.hours} hour file(s) rewritten under "
+             f"{url.rstrip('/')}/{FOLDER} in {copy.seconds:.1f}s")
+
+
 def _load_logs(source: str) -> int:
     """`pulse load loki`: the configured LogQL query's new lines into raw_logs; `pulse load
     sitemaps`: the configured sitemaps into raw_logs.sitemap_urls."""
@@ -206,6 +217,11 @@ def _load_logs(source: str) -> int:
     step(f"loading {source} into {roles.connection('loader').redacted()}")
     try:
         info = load_loki() if source == "loki" else load_sitemaps()
+        if source == "loki":
+            from .loki.indexes import index_raw_logs
+
+            index_raw_logs(roles.url("loader"))
+            _copy_lines_to_lake()
     except SourceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

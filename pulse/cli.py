@@ -181,6 +181,22 @@ def cmd_reports(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_crawler_ranges(args: argparse.Namespace) -> int:
+    from pulse import crawler_ranges
+
+    try:
+        lists = crawler_ranges.refresh()
+    except (OSError, ValueError) as err:  # URLError is an OSError; a bad list a ValueError
+        print(f"error: the crawler ranges were not refreshed ({err}); the seed is unchanged",
+              file=sys.stderr)
+        return 1
+    for ranges in lists:
+        step(f"{ranges.crawler}: {len(ranges.networks)} ranges published {ranges.published_on}")
+    step(f"wrote {crawler_ranges.SEED.relative_to(PROJECT_ROOT)}; load it with "
+         "`pulse build --select crawler_ip_ranges+`")
+    return 0
+
+
 # --- Dagster ---------------------------------------------------------------------------------
 
 
@@ -256,6 +272,10 @@ def parser() -> argparse.ArgumentParser:
                          help="write the per-country CSV of this country only (repeatable; "
                          "default: every country)")
     reports.set_defaults(func=cmd_reports)
+
+    ranges = sub.add_parser("crawler-ranges", help="download Google's and Bing's published "
+                            "crawler IP ranges into the seed crawler_ip_ranges (needs internet)")
+    ranges.set_defaults(func=cmd_crawler_ranges)
 
     dev = sub.add_parser("dev", help="the Dagster UI (binds to 127.0.0.1)")
     dev.add_argument("--host", default="127.0.0.1")

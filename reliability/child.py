@@ -4,7 +4,9 @@ The load (of one dataset, `crimes` unless `dataset` says otherwise) runs through
 `pipelines.load.run_source`, the function the Dagster ingest assets call, as the loader
 role (`pulse.roles.url("loader", database)`, what the assets pass), so what a kill finds
 holds for the schedules: the warehouse lock, the state checks and the pending package
-run_source finishes first are all in the path.
+run_source finishes first are all in the path. `python -m reliability.child loki '{json
+args}'` runs the `loki` source's own `pipelines.loki.load_loki` (run_source as the loader of
+WAREHOUSE_URL's database, as `pulse load loki` runs it) with the same markers.
 
 The child prints a flushed marker line when each of dlt's steps begins (`phase extract`,
 `phase normalize`, `phase load`), then `phase done`, so the parent knows which step a
@@ -145,7 +147,23 @@ def load(base_url: str, pipelines_dir: str, database: str, dataset: str = "crime
     marker("done")
 
 
-COMMANDS = {"load": load}
+def load_loki(pipelines_dir: str, database: str, **source_args: object) -> None:
+    """The `loki` source's load: `pipelines.loki.load_loki` itself (run_source, as the loader
+    of WAREHOUSE_URL's database `database`, as `pulse load loki` runs it), its pipeline
+    made to print the step markers."""
+    import pipelines.loki as loki
+    from pulse import warehouse
+
+    if warehouse.connection().database != database:
+        raise RuntimeError(f"WAREHOUSE_URL names {warehouse.connection().database}, not {database}")
+    made = loki.loki_pipeline
+    loki.loki_pipeline = lambda pipelines_dir=None: watch(made(pipelines_dir), "lines")
+    source_args.setdefault("backoff_factor", 0)
+    loki.load_loki(pipelines_dir, **source_args)
+    marker("done")
+
+
+COMMANDS = {"load": load, "loki": load_loki}
 
 
 def describe(err: BaseException) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import UTC
 
 from pulse import roles, warehouse
 from pulse.cli import step
@@ -94,9 +95,12 @@ def run_demo(rows: int, revision_share: float) -> int:
          f"{len(universe.indicator_ids)} indicators, {len(universe.oecd_dataflows)} OECD dataflows")
 
     from .events_demo import send_demo_events
+    from .logs_demo import demo_loki, recorded_spoofers
 
     step("collector (pulse collect): " + send_demo_events(DEMO_EVENTS, seed=state["runs"]))
-    with SampleApi(portal) as api, CountryApi(universe) as country_api:
+    with SampleApi(portal) as api, CountryApi(universe) as country_api, \
+            demo_loki(state) as (loki, loki_holds):
+        step(f"local Loki ({loki.url}): {loki_holds}; the shop's sitemap as a file")
         os.environ["SOURCES__CHICAGO__BASE_URL"] = api.url
         os.environ["SOURCES__WORLDBANK__BASE_URL"] = country_api.worldbank_url
         os.environ["SOURCES__OECD__BASE_URL"] = country_api.oecd_url
@@ -108,7 +112,7 @@ def run_demo(rows: int, revision_share: float) -> int:
         # Nor does it need the 3 s between requests the live service asks for: the three
         # dataflows' loads spent about 9 s of a second demo sleeping.
         os.environ.setdefault("SOURCES__OECD__MIN_SECONDS_BETWEEN_REQUESTS", "0")
-        step(f"materializing every asset (APIs {api.url}, {country_api.url} -> raw -> geocode "
+        step(f"materializing every asset (APIs {api.url}, {country_api.url}, {loki.url} -> raw -> geocode "
              "-> staging -> enriched -> marts -> reports/)")
         result = dg.materialize(
             materializable_assets(),
@@ -141,6 +145,13 @@ def run_demo(rows: int, revision_share: float) -> int:
         print(f" - marts.{name}: {count:,} rows")
         _print_mart(name)
     _print_lake()
+    spoofers = recorded_spoofers()
+    if spoofers:
+        print(f"\nSpoofed crawlers in the recorded logs: {len(spoofers)} addresses claim a "
+              "crawler from outside its engine's published ranges; the newest:")
+        for crawler, address, hits, first_seen in spoofers[:8]:
+            print(f" - {crawler} from {address}: {hits} request(s), first "
+                  f"{first_seen.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
     print(
         "\nNext:\n"
         f"  {_reports_index()}  every report as CSV, Parquet and JSON\n"
@@ -175,6 +186,7 @@ def _raw_counts() -> list[tuple[str, int]]:
     tables += [f"raw_worldbank.{name}" for name in ("countries", "indicator_values")]
     tables += [f"raw_oecd.{name}" for name in load_dataflows()]
     tables += ["raw_events.events", "raw_events.bad_events"]
+    tables += [f"raw_logs.{name}" for name in ("lines", "requests", "request_rejects", "sitemap_urls")]
     counts = []
     with roles.connect("transformer") as conn, conn.cursor() as cur:
         for table in tables:  # names from the sources' declarations

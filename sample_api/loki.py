@@ -7,8 +7,9 @@ What it keeps of Loki's behaviour, because the `loki` source depends on it:
   come back as strings of nanoseconds;
 - `direction=forward` returns the `limit` oldest entries of the range across all
   streams, grouped by stream; `backward` the newest;
-- `limit` over `max_entries_limit_per_query` (5,000) is a 400 with Loki's message, as is
-  a query that is not a stream selector (`{label="value", ...}`: the only LogQL spoken);
+- `limit` over `max_entries_limit_per_query` (5,000) is a 400 with Loki's message, as
+  are a range longer than `max_query_length` (721h), an `end` not after `start`, and a
+  query that is not a stream selector (`{label="value", ...}`: the only LogQL spoken);
 - an entry is a stream's labels, a timestamp and a line; many entries may share one
   timestamp (Loki orders them by line within it).
 - `X-Scope-OrgID` picks a tenant when `tenants` are set (multi-tenant Loki; a missing
@@ -28,7 +29,10 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import orjson
+
 MAX_ENTRIES_LIMIT = 5000
+MAX_QUERY_LENGTH_NS = 721 * 3600 * 10**9  # Loki's default max_query_length
 _SELECTOR = re.compile(r'^\{\s*(?P<body>[^{}]*)\}\s*$')
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 
@@ -70,11 +74,18 @@ class LogStore:
             entries = self._by_tenant[tenant]
             low = bisect_left(entries, (start_ns,), key=lambda e: (e.ts_ns,))
             high = bisect_left(entries, (end_ns,), key=lambda e: (e.ts_ns,))
-            window = entries[low:high] if direction == "forward" else entries[low:high][::-1]
-            chosen = []
-            for entry in window:
-                labels = entry.stream
-                if all(labels.get(k) == v for k, v in selector.items()):
+            # by index, not a slice: a page of a long range copies no more than it reads
+            order = range(low, high) if direction == "forward" else range(high - 1, low - 1, -1)
+            chosen: list[Entry] = []
+            matches: dict[tuple, bool] = {}  # a stream's labels match or not: once per stream
+            for i in order:
+                entry = entries[i]
+                matched = matches.get(entry.labels)
+                if matched is None:
+                    labels = entry.stream
+                    matched = matches[entry.labels] = all(labels.get(k) == v
+                                                          for k, v in selector.items())
+                if matched:
                     chosen.append(entry)
                     if len(chosen) == limit:
                         break
@@ -127,9 +138,9 @@ class LokiFaults:
 
 
 def _streams(entries: list[Entry]) -> list[dict]:
-    grouped: dict[tuple, list[list[str]]] = defaultdict(list)
+    grouped: dict[tuple, list[tuple[str, str]]] = defaultdict(list)
     for entry in entries:
-        grouped[entry.labels].append([str(entry.ts_ns), entry.line])
+        grouped[entry.labels].append((str(entry.ts_ns), entry.line))
     return [{"stream": dict(labels), "values": values} for labels, values in grouped.items()]
 
 
@@ -182,6 +193,12 @@ class LokiHandler(BaseHTTPRequestHandler):
                 raise LokiQueryError("limit must be a positive value")
             end = _nanoseconds(params["end"]) if "end" in params else loki.now_ns()
             start = _nanoseconds(params["start"]) if "start" in params else end - 3600 * 10**9
+            if end <= start:
+                raise LokiQueryError("end timestamp must not be before or equal to start time")
+            if end - start > loki.max_query_length_ns:
+                raise LokiQueryError(
+                    f"the query time range exceeds the limit (query length: "
+                    f"{(end - start) / 3.6e12:.0f}h, limit: {loki.max_query_length_ns / 3.6e12:.0f}h)")
             direction = params.get("direction", "backward")
             if direction not in ("forward", "backward"):
                 raise LokiQueryError(f"invalid direction {direction!r}")
@@ -193,7 +210,11 @@ class LokiHandler(BaseHTTPRequestHandler):
             "stats": {"summary": {"totalEntriesReturned": len(entries)}}}})
 
     def _json(self, status: int, body: dict) -> None:
-        self._send(status, json.dumps(body).encode(), "application/json; charset=UTF-8")
+        try:  # orjson: a page of 5,000 lines several times faster; json for what it refuses
+            data = orjson.dumps(body)  # (a lone surrogate in a line), escaped as before
+        except orjson.JSONEncodeError:
+            data = json.dumps(body).encode()
+        self._send(status, data, "application/json; charset=UTF-8")
 
     def _text(self, status: int, text: str) -> None:
         self._send(status, text.encode(), "text/plain; charset=utf-8")
@@ -217,6 +238,7 @@ class LocalLoki:
     store: LogStore = field(default_factory=LogStore)
     faults: LokiFaults = field(default_factory=LokiFaults)
     max_entries_limit: int = MAX_ENTRIES_LIMIT
+    max_query_length_ns: int = MAX_QUERY_LENGTH_NS
     auth: str | None = None  # "user:password" (basic) or "Bearer <token>"
     tenants: tuple[str, ...] = ()  # when set, X-Scope-OrgID must name one
     clock_ns: int | None = None  # a fixed "now" for tests; None: the real clock

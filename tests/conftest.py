@@ -116,6 +116,8 @@ SLOWEST_FIRST = (
     "tests/bench/test_suite_runs.py",
     "tests/bench/test_countries_bench.py",
     "tests/reliability/test_countries.py",
+    "tests/orchestration/test_logs.py",
+    "tests/reliability/test_logs.py",
     "tests/orchestration/test_countries.py",
     "tests/reliability/test_api_and_bad_data.py",
     "tests/reliability/test_concurrent.py",

@@ -58,6 +58,10 @@ def dlt_load_asset(
     explain: Callable[[BaseException], Exception | None],
     with_rejects: bool = False,
     mark_unchanged: bool = False,
+    spec_source: Callable[[], DltSource] | None = None,
+    upstream: dg.AssetKey | None = None,
+    extra_tables: dict[str, str] | None = None,
+    after_load: Callable[[str], object] | None = None,
 ) -> dg.AssetsDefinition:
     """The load of one dlt source (a dataset, a provider) as one Dagster multi-asset.
 
@@ -66,14 +70,29 @@ def dlt_load_asset(
     decorator takes no retry policy. The rejects tables are outputs of the same load.
     With `mark_unchanged`, a table the run wrote nothing to carries `UNCHANGED` in its
     metadata: when every load of a run says so, the run's dbt step skips (defs/dbt.py).
+
+    `spec_source` builds the source for the specs alone, for a source whose configuration
+    has no default (Loki's URL): the graph loads before anyone configured it. `upstream`
+    is the one API asset every table hangs under (the translator's default: one per
+    resource); `extra_tables` ({table: description}) are tables the load writes beside
+    its resources' (a transformer's table variant). `after_load(url)` runs after a load
+    that succeeded, as the loader (the indexes its readers need).
     """
     specs = build_dlt_asset_specs(
-        dlt_source=make_source(),
+        dlt_source=(spec_source or make_source)(),
         dlt_pipeline=make_pipeline(),
         dagster_dlt_translator=RawTableTranslator(),
     )
+    if upstream is not None:
+        specs = [spec.replace_attributes(deps=[upstream]) for spec in specs]
     if with_rejects:
         specs += [rejects_spec(spec) for spec in specs]
+    extra_keys = {}
+    for table, what in (extra_tables or {}).items():
+        key = raw_table_key(specs[0].key.path[0], table)
+        extra_keys[key] = table
+        specs.append(dg.AssetSpec(key=key, deps=specs[0].deps, group_name=specs[0].group_name,
+                                  description=what, kinds={"dlt", "postgres"}))
 
     # One pool per load: with the instance's default pool limit of 1 (`pulse dev` writes
     # it into dagster.yaml), a second run's load waits in Dagster's queue; the warehouse
@@ -88,20 +107,24 @@ def dlt_load_asset(
                   for r in source.selected_resources.values()}
         chosen = {key: r for key, r in chosen.items() if key in context.selected_asset_keys}
         source = source.with_resources(*(r.name for r in chosen.values()))
+        # as the loader, which writes only raw_* schemas
+        credentials = warehouse.url("loader", raw_dataset=pipeline.dataset_name)
         try:
-            info = load.run_source(
-                pipeline, source, explain=explain,
-                # as the loader, which writes only raw_* schemas
-                credentials=warehouse.url("loader", raw_dataset=pipeline.dataset_name))
+            info = load.run_source(pipeline, source, explain=explain, credentials=credentials)
         except load.SourceError as err:
             if not err.retriable:
                 raise dg.Failure(str(err), allow_retries=False) from err
             raise
+        if after_load is not None:
+            after_load(credentials)
         for key, resource in chosen.items():
             yield dg.MaterializeResult(asset_key=key, metadata=_table_metadata(
                 context, resource, info, pipeline, mark_unchanged))
         if with_rejects:
             yield from _rejects_results(context, pipeline)
+        for key, table in extra_keys.items():
+            if key in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=key, metadata=_row_count(pipeline, table))
 
     _load.__doc__ = description
     return _load
@@ -114,10 +137,17 @@ def _table_metadata(context: dg.AssetExecutionContext, resource, info, pipeline:
     metadata = dict(DagsterDltResource().extract_resource_metadata(context, resource, info, pipeline))
     if not metadata.get("jobs"):
         return {**metadata, UNCHANGED: True} if mark_unchanged else metadata
+    return {**metadata, **_row_count(pipeline, resource.table_name)}
+
+
+def _row_count(pipeline: dlt.Pipeline, table_name: str) -> dict:
     with pipeline.sql_client() as client:
-        table = client.make_qualified_table_name(resource.table_name)
-        rows = client.execute_sql(f"select count(*) from {table}")  # a quoted dlt identifier
-    return {**metadata, "dagster/row_count": rows[0][0]}
+        table = client.make_qualified_table_name(table_name)  # a quoted dlt identifier
+        # a table variant is created by its first row (no line rejected yet: no table)
+        if client.execute_sql("select to_regclass(%s)", table)[0][0] is None:
+            return {}
+        rows = client.execute_sql(f"select count(*) from {table}")
+    return {"dagster/row_count": rows[0][0]}
 
 
 def _rejects_results(context: dg.AssetExecutionContext, pipeline: dlt.Pipeline) -> Iterator:

@@ -164,17 +164,20 @@ class LakeSink:
             for (date, segment), rows in groups.items():
                 folder = f"{self.root}/{table_name}/dt={date}"
                 self.fs.create_dir(folder, recursive=True)
-                final = f"{folder}/{segment}.parquet"
-                part = table.take(rows)
-                if isinstance(self.fs, pafs.LocalFileSystem):
-                    # written aside, fsynced, then renamed: a reader never sees half a file
-                    temporary = f"{final}.tmp"
-                    pq.write_table(part, temporary, compression="zstd")
-                    with open(temporary, "rb+") as handle:
-                        os.fsync(handle.fileno())
-                    os.replace(temporary, final)
-                else:  # an S3 PUT is atomic
-                    pq.write_table(part, final, filesystem=self.fs, compression="zstd")
+                write_parquet(self.fs, f"{folder}/{segment}.parquet", table.take(rows))
+
+
+def write_parquet(fs: pafs.FileSystem, path: str, table: pa.Table) -> None:
+    """`table` as zstd Parquet at `path`, all or nothing: a reader never sees half a file."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        # written aside, fsynced, then renamed
+        temporary = f"{path}.tmp"
+        pq.write_table(table, temporary, compression="zstd")
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    else:  # an S3 PUT is atomic
+        pq.write_table(table, path, filesystem=fs, compression="zstd")
 
 
 def lake_filesystem(url: str) -> tuple[pafs.FileSystem, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import HTTPError, Request, Response
 
@@ -38,7 +39,13 @@ class LokiTimePaginator(BasePaginator):
             self._has_next_page = False
             return
         newest = max(stamps)
-        if newest == self.start_ns and min(stamps) == newest:
+        if newest >= self.end_ns:  # only a server that answers past the range gets here
+            self._has_next_page = False
+            return
+        if newest < self.start_ns:
+            raise _error(f"{self.where}: Loki answered a page of lines before the start asked "
+                         f"for ({newest} < {self.start_ns} ns); nothing of this run was saved")
+        if newest == self.start_ns:  # a full page that cannot move the start on
             raise _error(
                 f"{self.where}: {len(stamps):,} lines share the timestamp {newest} ns, a whole "
                 f"page of limit={self.limit}: the next page cannot start after them without "
@@ -49,6 +56,16 @@ class LokiTimePaginator(BasePaginator):
 
     def update_request(self, request: Request) -> None:
         request.params["start"] = str(self.start_ns)
+
+
+def _decode(response: Response) -> Any:
+    """The body as `response.json()` reads it, with orjson (several times faster on a page
+    of 5,000 lines); what orjson refuses and `json` takes (NaN, lone surrogates) is read
+    by `json` as before."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.json()
 
 
 def check_response(where: str) -> Callable[..., None]:
@@ -62,6 +79,8 @@ def check_response(where: str) -> Callable[..., None]:
         if status == 400:
             hint = ("lower SOURCES__LOKI__LIMIT to the server's max_entries_limit_per_query"
                     if "max entries limit" in said else
+                    "lower SOURCES__LOKI__WINDOW_HOURS below the server's max_query_length"
+                    if "time range exceeds" in said else
                     "fix the LogQL stream selector in SOURCES__LOKI__QUERY")
             raise _error(f"Loki refused {where} (400): {said}. {hint}", retriable=False)
         if status in (401, 403):
@@ -71,10 +90,12 @@ def check_response(where: str) -> Callable[..., None]:
         if status != 200:  # 429, 5xx: dlt retries an HTTPError with backoff, then raises it
             raise HTTPError(f"HTTP {status}: {said}", response=response)
         try:
-            body = response.json()
+            body = _decode(response)
         except ValueError:
             raise _error(f"Loki answered {where} with a body that is not JSON: "
                          f"{said[:200]!r}") from None
+        # dlt's paginate reads the body again for data.result: decoded once, here
+        response.json = lambda **_: body
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or body.get("status") != "success":
             raise _error(f"Loki's answer to {where} is not a success: {said[:200]!r}")

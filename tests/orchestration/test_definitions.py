@@ -37,6 +37,7 @@ def test_every_dbt_source_is_a_dlt_asset(defs):
         *(f"api/worldbank/{name}" for name in ("countries", "indicators", "indicator_values")),
         *(f"api/oecd/{name}" for name in load_dataflows()),
         "api/events/collector",  # the events clients push, drained by events_drain
+        "api/logs/loki", "api/logs/sitemaps",  # Loki's lines and the site's sitemaps
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sample_api.loki import Entry, LocalLoki, LogStore
 from tests.conftest import query
 
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "loki"
-T0 = 1_796_300_000_000_000_000  # 2026-12-02, in nanoseconds
+T0 = (time.time_ns() // 10**9 - 3 * 86400) * 10**9  # three days ago, whole seconds
 QUERY = '{job="nginx"}'
 
 
@@ -108,14 +109,37 @@ def test_rate_limits_are_retried_and_credentials_never_appear_in_errors(raw_logs
     truth = entries(300, T0, seed=5)
     with LocalLoki(LogStore(truth), auth="reader:s3cret", tenants=("team-a",)) as loki:
         loki.store.push(truth, tenant="team-a")
+        with pytest.raises(LokiError, match="SOURCES__LOKI__PASSWORD") as err:  # kept out of dlt's trace
+            load(loki, tmp_path, base_url=loki.url.replace("http://", "http://reader:s3cret@"))
+        assert "s3cret" not in str(err.value)
         with pytest.raises(LokiError, match="credentials") as err:
-            load(loki, tmp_path, base_url=loki.url.replace("http://", "http://reader:wrong@"),
-                 tenant_id="team-a")
+            load(loki, tmp_path, username="reader", password="wrong", tenant_id="team-a")
         assert "wrong" not in str(err.value)
         loki.faults.rate_limit = 2
-        load(loki, tmp_path, base_url=loki.url.replace("http://", "http://reader:s3cret@"),
-             tenant_id="team-a")
+        load(loki, tmp_path, username="reader", password="s3cret", tenant_id="team-a")
     assert query(raw_logs, "select count(*) from raw_logs.lines")[0][0] == 300
+    traces = list((tmp_path / "dlt").rglob("trace.pickle"))
+    assert traces and not any(b"s3cret" in path.read_bytes() for path in traces)
+
+
+def test_a_pause_longer_than_the_backfill_loses_nothing(raw_logs, tmp_path):
+    """The next run starts from the last one, however long ago, not `backfill_hours` ago;
+    and a range longer than Loki's max_query_length is read in windows."""
+    first = entries(200, T0, seed=6)
+    with LocalLoki(LogStore(first), max_query_length_ns=25 * 3600 * 10**9) as loki:
+        load(loki, tmp_path, backfill_hours=3 * 24 + 1, window_hours=24)
+        later = entries(200, T0 + 86400 * 10**9, seed=7)  # two days ago
+        loki.store.push(later)
+        load(loki, tmp_path, backfill_hours=1, window_hours=24)
+        with pytest.raises(LokiError, match="lower SOURCES__LOKI__WINDOW_HOURS"):
+            load(loki, tmp_path, window_hours=48)
+    assert loaded(raw_logs) == {(e.ts_ns, e.line) for e in first + later}
+
+
+def test_an_answer_dlt_does_not_retry_is_not_called_retried(raw_logs, tmp_path):
+    with LocalLoki(LogStore(entries(10, T0))) as loki, \
+            pytest.raises(LokiError, match=r"answered 404 \(.*\); check SOURCES__LOKI__BASE_URL"):
+        load(loki, tmp_path, base_url=loki.url + "/wrong-prefix")
 
 
 def test_more_lines_on_one_nanosecond_than_a_page_holds_stop_the_run(raw_logs, tmp_path):
@@ -197,13 +221,21 @@ def test_each_format_reads_its_fields(log_format, line, expected):
 def test_a_bad_format_or_a_bad_line_says_why(tmp_path):
     from pipelines.loki.access_log import parser
 
+    with pytest.raises(LokiError, match="unknown log_format 'combinedd'"):
+        load_loki(tmp_path, base_url="http://127.0.0.1:9", query=QUERY, log_format="combinedd")
     with pytest.raises(LokiError, match="neither a format name"):
-        load_loki(tmp_path, base_url="http://127.0.0.1:9", query=QUERY, log_format="(unclosed")
+        load_loki(tmp_path, base_url="http://127.0.0.1:9", query=QUERY,
+                  log_format="(?P<time>(unclosed")
     with pytest.raises(LokiError, match="lacks the named group"):
         load_loki(tmp_path, base_url="http://127.0.0.1:9", query=QUERY, log_format=r"(?P<time>.*)")
-    _, reason = parser("combined").parse('1.2.3.4 - - [99/Foo/2026:10:00:00 +0000] "GET / HTTP/1.1" '
-                                         '200 1 "-" "-"')
-    assert reason.startswith("bad_time")
+    line = '1.2.3.4 - - [{}] "GET / HTTP/1.1" 200 {} "-" "-"'
+    for stamp in ("99/Foo/2026:10:00:00 +0000", "31/Feb/2026:10:00:00 +0000",
+                  "04/Dec/2026:10:00:60 +0000", "04/Dec/2026:10:00:00 +2400"):
+        _, reason = parser("combined").parse(line.format(stamp, 1))
+        assert reason == f"bad_time: '{stamp}' is not dd/Mon/yyyy:HH:MM:SS +hhmm"
+    # a byte count past a bigint is a reject, not a load that fails on every run
+    _, reason = parser("combined").parse(line.format("04/Dec/2026:10:00:00 +0000", "9" * 19))
+    assert reason == f"bad_number: bytes '{'9' * 19}' has more than 18 digits"
 
 
 def test_entries_with_structured_metadata_read_as_rows():

@@ -61,6 +61,20 @@ def test_the_arrow_parser_agrees_with_the_line_parser(log_format):
     lines += ['1.2.3.4 - - [99/Foo/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "-" 0.1',
               '1.2.3.4 - - [04/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 999 1 "-" "-" "-" 0.1',
               'garbage', '']
+    ok = '1.2.3.4 - - [{time}] "GET {target} HTTP/1.1" {status} {size} "-" "-" "{xff}" {times}'
+    fine = {"time": "04/Dec/2026:10:00:00 +0000", "target": "/", "status": "200", "size": "1",
+            "xff": "-", "times": "0.1"}
+    edges = [{"time": "31/Feb/2026:10:00:00 +0000"}, {"time": "04/Dec/2026:10:00:60 +0000"},
+             {"time": "04/Dec/2026:10:00:00 +2400"}, {"time": "04/Dec/226:10:00:00 +0000"},
+             {"time": "04/dec/2026:10:00:00 +0000"}, {"time": " 04/Dec/2026:10:00:00 +0000"},
+             {"time": "29/Feb/2024:23:59:59 -1159"}, {"time": "29/Feb/2025:00:00:00 +0000"},
+             {"size": "9" * 19}, {"size": "9" * 18}, {"target": "-"}, {"target": "/a?"},
+             {"target": "?x=1"}, {"target": "/-?-"}, {"xff": "203.0.113.9 10.0.0.1"},
+             {"xff": ", 10.0.0.1"}, {"xff": "203.0.113.9,10.0.0.1"}, {"times": "0.1 0.2, -"},
+             {"times": "0.1 1..2"}, {"times": "0.1 0.2 : 0.3"}, {"times": "- -"},
+             {"status": "\u0662\u0660\u0660"}, {"times": "0.1\n"}, {"times": "0.1\v"},
+             {"times": "0.1 \u0660.5"}]
+    lines += [ok.format(**{**fine, **edge}) for edge in edges]
     if log_format == "auto":
         lines += (REALDATA / "apache_fakegooglebot_fail2ban_testfixture__fail2ban.log").read_text(
             ).splitlines()
