@@ -10,7 +10,7 @@ from pulse import locks
 from pulse.dbt import BUILD_LOCK, DBT_ROLE, check_before_build
 from pulse.warehouse import Connection, WarehouseError
 
-from ..lib.dbt_project import dbt_project, manifest
+from ..lib.dbt_project import manifest
 from ..lib.dlt_load import UNCHANGED
 from ..lib.resources import WarehouseResource
 from ..lib.translators import dbt_translator
@@ -28,7 +28,11 @@ REFRESH_TESTS_SINCE = "marts"
 
 @functools.cache
 def dbt_models() -> dg.AssetsDefinition:
-    @dbt_assets(manifest=manifest(), project=dbt_project(), dagster_dbt_translator=dbt_translator(),
+    # No `project=` here: given one, dagster-dbt runs a selection of over 200 nodes (the
+    # daily tests job) against a copy of the project directory, which for Pulse is the
+    # whole checkout with its virtualenv and embedded warehouse. The dbt resource already
+    # knows the project; only source code links in the UI need it here.
+    @dbt_assets(manifest=manifest(), dagster_dbt_translator=dbt_translator(),
                 name="dbt_models", pool="dbt")
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                    warehouse: WarehouseResource) -> Iterator:
