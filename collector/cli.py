@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pulse.cli import add_command
+
 
 def add_collect(sub: argparse._SubParsersAction) -> None:
-    collect = sub.add_parser("collect", help="serve the event collector (Segment's HTTP API "
-                             "and /v1/event) on 127.0.0.1")
+    collect = add_command(sub, "collect", "serve the event collector (Segment's HTTP API and "
+                          "/v1/event) on 127.0.0.1", examples=[
+                              "PULSE_COLLECTOR_WRITE_KEYS=wk_live_xxx=web pulse collect",
+                              "pulse load events   # drain what it accepted"])
     collect.add_argument("--host", default="127.0.0.1",
-                         help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it)")
-    collect.add_argument("--port", type=int, default=8088)
+                         help="address to bind (0.0.0.0 exposes it)")
+    collect.add_argument("--port", type=int, default=8088, help="port to listen on")
     collect.set_defaults(func=cmd_collect)
 
 

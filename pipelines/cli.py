@@ -7,13 +7,16 @@ import argparse
 import sys
 
 from pulse import roles
-from pulse.cli import step
+from pulse.cli import add_command, step
 
 
 def add_load(sub: argparse._SubParsersAction) -> None:
-    load = sub.add_parser("load", help="run one source's dlt pipeline (incremental)")
+    load = add_command(sub, "load", "run one source's dlt pipeline (incremental)", examples=[
+        "pulse load chicago --dataset crimes", "pulse load worldbank",
+        "pulse load oecd --dataset gdp", "pulse load events   # drain the collector's spool",
+        "SOURCES__LOKI__BASE_URL=http://127.0.0.1:3100 pulse load loki"])
     load.add_argument("source", choices=["chicago", "worldbank", "oecd", "events", "loki",
-                                               "sitemaps"])
+                                         "sitemaps"], help="the source to load")
     load.add_argument("--dataset", action="append", metavar="NAME",
                       help="load only this dataset of pipelines/chicago/datasets.yml, or this "
                       "dataflow of pipelines/oecd/dataflows.yml (repeatable)")
@@ -21,8 +24,9 @@ def add_load(sub: argparse._SubParsersAction) -> None:
 
 
 def add_sql(sub: argparse._SubParsersAction) -> None:
-    sql = sub.add_parser("sql", help="SQL over the event lake with DuckDB (views events, "
-                         "bad_events, partitioned by dt)")
+    sql = add_command(sub, "sql", "SQL over the event lake with DuckDB (views events, "
+                      "bad_events, partitioned by dt)",
+                      examples=['pulse sql "select dt, count(*) from events group by dt"'])
     sql.add_argument("statement", help="e.g. \"select dt, count(*) from events group by dt\"")
     sql.set_defaults(func=cmd_sql)
 
@@ -47,15 +51,16 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def add_consume(sub: argparse._SubParsersAction) -> None:
-    consume = sub.add_parser(
-        "consume", help="copy the Kafka topic the drain feeds into raw_events_stream.events, "
-        "offsets committed with the rows (needs PULSE_KAFKA_BOOTSTRAP; docs/events.md#kafka)")
-    consume.add_argument("stream", choices=["events"])
+    consume = add_command(
+        sub, "consume", "copy the Kafka topic the drain feeds into raw_events_stream.events, "
+        "offsets committed with the rows (needs PULSE_KAFKA_BOOTSTRAP; docs/events.md#kafka)",
+        examples=["PULSE_KAFKA_BOOTSTRAP=127.0.0.1:9092 pulse consume events --follow"])
+    consume.add_argument("stream", choices=["events"], help="the stream to copy")
     consume.add_argument("--follow", action="store_true",
                          help="keep consuming until stopped (default: stop once the topic has "
                          "been idle for --idle seconds)")
     consume.add_argument("--idle", type=float, default=5.0, metavar="SECONDS",
-                         help="stop after this long without a message (default 5)")
+                         help="stop after this long without a message")
     consume.set_defaults(func=cmd_consume)
 
 
@@ -87,9 +92,11 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
 
 def add_reset(sub: argparse._SubParsersAction) -> None:
-    reset = sub.add_parser("reset", help="drop a source's (or one dataset's) raw tables and "
-                           "load state: the next load reloads everything")
-    reset.add_argument("source", choices=["chicago", "worldbank", "oecd"])
+    reset = add_command(sub, "reset", "drop a source's (or one dataset's) raw tables and load "
+                        "state: the next load reloads everything",
+                        examples=["pulse reset chicago --dataset crimes        # says what it would drop",
+                                  "pulse reset chicago --dataset crimes --yes"])
+    reset.add_argument("source", choices=["chicago", "worldbank", "oecd"], help="the source")
     reset.add_argument("--dataset", action="append", metavar="NAME",
                        help="only this dataset of pipelines/chicago/datasets.yml, or this "
                        "dataflow of pipelines/oecd/dataflows.yml (repeatable)")

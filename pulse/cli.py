@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 
 from pulse import locks, roles, warehouse
@@ -29,6 +29,29 @@ from pulse.warehouse import PROJECT_ROOT
 log = logging.getLogger("pulse")
 # Entry point group of commands that other packages add: a function taking the subparsers.
 COMMANDS_GROUP = "pulse.commands"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (unless it has none, or the help says it);
+    the examples below a command as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text \
+                or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, summary: str, *,
+                examples: Sequence[str] = (), details: str = "") -> argparse.ArgumentParser:
+    """A `pulse` subcommand whose --help says what it does, each option's default, and how
+    it is used. Also for the commands the layers above add (their entry points)."""
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples) if examples else None
+    first = summary if summary.startswith("dbt") else f"{summary[:1].upper()}{summary[1:]}"
+    description = f"{first}." + (f"\n\n{details}" if details else "")
+    return sub.add_parser(name, help=summary, description=description, epilog=epilog,
+                          formatter_class=HelpFormatter)
 
 
 def step(message: str) -> None:
@@ -133,9 +156,14 @@ def run_dbt(*dbt_args: str) -> int:
     return subprocess.call(dbt_command(*dbt_args), cwd=PROJECT_ROOT)
 
 
+# dbt only warns, and exits 0, when --select matches nothing: a typo would look like a
+# build that passed.
+NO_MATCH_IS_AN_ERROR = ["--warn-error-options", '{"error": ["NoNodesForSelectionCriteria"]}']
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     step("dbt build")
-    return run_dbt("build", *args.dbt_args)
+    return run_dbt("build", *NO_MATCH_IS_AN_ERROR, *args.dbt_args)
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -242,44 +270,69 @@ def cmd_dev(args: argparse.Namespace) -> int:
 # --- parser ---------------------------------------------------------------------------------
 
 
+def pulse_version() -> str:
+    try:
+        return version("pulse-warehouse")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pulse", description=__doc__)
+    p = argparse.ArgumentParser(prog="pulse", description=__doc__, formatter_class=HelpFormatter,
+                                epilog="`pulse COMMAND --help` says more, with examples.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {pulse_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="the warehouse: start|stop|status|url|env|psql|roles")
+    db = add_command(sub, "db", "the warehouse: start|stop|status|url|env|psql|roles", examples=[
+        "pulse db status          # embedded or WAREHOUSE_URL, running or not (no password)",
+        "pulse db psql            # psql as the analyst, who reads the marts",
+        "pulse db url --role loader",
+        'eval "$(pulse db env)"   # psql and a bare dbt as the transformer',
+        "pulse db roles --set-passwords"])
     db.add_argument("--role", choices=["admin", *warehouse.ROLES], default=None,
                     help="url/env/psql as this role (default: admin, WAREHOUSE_URL's user; "
                     "psql: analyst)")
     db.add_argument("--set-passwords", action="store_true",
                     help="roles: set each role's password from PULSE_<ROLE>_PASSWORD (an "
                     "existing role's password is otherwise never changed)")
-    db.add_argument("action", choices=["start", "stop", "status", "url", "env", "psql", "roles"])
+    db.add_argument("action", choices=["start", "stop", "status", "url", "env", "psql", "roles"],
+                    help="what to do")
     db.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to psql")
     db.set_defaults(func=cmd_db)
 
-    build = sub.add_parser("build", help="dbt build; other options go to dbt (--select ...)")
+    build = add_command(
+        sub, "build", "dbt build as the transformer; other options go to dbt",
+        details="A --select that matches no model, seed or test is an error (exit 2).",
+        examples=["pulse build", "pulse build --select staging.chicago+",
+                  "pulse build --select rpt_countries__top10 --full-refresh"])
     build.set_defaults(func=cmd_build, passes_extra_args=True)
 
-    docs = sub.add_parser("docs", help="generate and serve the dbt docs site on 127.0.0.1")
-    docs.add_argument("--port", type=int, default=8080)
+    docs = add_command(sub, "docs", "generate and serve the dbt docs site on 127.0.0.1",
+                       examples=["pulse docs", "pulse docs --no-serve --port 8081"])
+    docs.add_argument("--port", type=int, default=8080, help="port to serve on")
     docs.add_argument("--no-serve", action="store_true", help="only generate")
     docs.set_defaults(func=cmd_docs)
 
-    reports = sub.add_parser("reports", help="every report mart as CSV, Parquet and JSON, "
-                             "with an index.html (read as the analyst)")
+    reports = add_command(sub, "reports", "every report mart as CSV, Parquet and JSON, with an "
+                          "index.html (read as the analyst)",
+                          examples=["pulse reports", "pulse reports --out /srv/reports",
+                                    "pulse reports --country JPN --country BRA"])
     reports.add_argument("--out", help="the folder (default: PULSE_REPORTS_DIR, else reports/)")
     reports.add_argument("--country", action="append", metavar="ISO3",
                          help="write the per-country CSV of this country only (repeatable; "
                          "default: every country)")
     reports.set_defaults(func=cmd_reports)
 
-    ranges = sub.add_parser("crawler-ranges", help="download Google's and Bing's published "
-                            "crawler IP ranges into the seed crawler_ip_ranges (needs internet)")
+    ranges = add_command(sub, "crawler-ranges", "download Google's and Bing's published crawler "
+                         "IP ranges into the seed crawler_ip_ranges (needs internet)",
+                         examples=["pulse crawler-ranges && pulse build --select "
+                                   "crawler_ip_ranges+"])
     ranges.set_defaults(func=cmd_crawler_ranges)
 
-    dev = sub.add_parser("dev", help="the Dagster UI (binds to 127.0.0.1)")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=3000)
+    dev = add_command(sub, "dev", "the Dagster UI and daemon (binds to 127.0.0.1)",
+                      examples=["pulse dev", "pulse dev --port 3001"])
+    dev.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 exposes it)")
+    dev.add_argument("--port", type=int, default=3000, help="port of the UI")
     dev.set_defaults(func=cmd_dev)
 
     # Commands of the packages above this one (`pulse demo`, `pulse sample-api` from

@@ -65,6 +65,26 @@ class Version:
     sources: tuple[str, ...]
 
 
+def umask() -> int:
+    """The process's umask, read without changing it where Linux says it (os.umask both
+    sets and returns, and a report asset's threads could create files in between)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def shareable(path: Path, *, folder: bool = False) -> None:
+    """Gives a file or folder made by tempfile (0600, 0700: for its owner only) the mode an
+    ordinary open() or mkdir() would have: reports are for other users to read."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~umask())
+
+
 def fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -90,6 +110,7 @@ def staged_version(out_dir: Path, name: str) -> Iterator[Path]:
     folder = versions_folder(out_dir, name)
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=PARTIAL_PREFIX))
+    shareable(staging, folder=True)
     try:
         yield staging
     finally:

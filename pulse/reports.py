@@ -565,6 +565,7 @@ def write_index(out_dir: Path | None = None) -> Path:
                 f.write(page)
                 f.flush()
                 os.fsync(f.fileno())
+            publication.shareable(Path(tmp))
             os.replace(tmp, index)
         finally:
             Path(tmp).unlink(missing_ok=True)

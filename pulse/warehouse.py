@@ -369,7 +369,7 @@ def status() -> dict[str, str]:
         "state": "running",
         "pid": str(postmaster.pid),
         "data": str(pgdata),
-        "url": connection(start=False).url(),
+        "url": connection(start=False).redacted(),  # `pulse db url` prints the password
     }
 
 

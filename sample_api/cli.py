@@ -6,19 +6,26 @@ from __future__ import annotations
 import argparse
 import os
 
+from pulse.cli import add_command
+
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="everything end to end against the local API")
-    demo.add_argument("--rows", type=int, default=int(os.environ.get("PULSE_DEMO_ROWS", 50_000)))
-    demo.add_argument("--revision-share", type=float, default=0.01)
+    demo = add_command(sub, "demo", "everything end to end against the local APIs: load, build, "
+                       "reports", examples=["pulse demo", "pulse demo --rows 5000"])
+    demo.add_argument("--rows", type=int, default=int(os.environ.get("PULSE_DEMO_ROWS", 50_000)),
+                      help="synthetic crimes to serve (PULSE_DEMO_ROWS)")
+    demo.add_argument("--revision-share", type=float, default=0.01,
+                      help="share of rows the local API revises between the two loads")
     demo.set_defaults(func=cmd_demo)
 
 
 def add_sample_api(sub: argparse._SubParsersAction) -> None:
-    api = sub.add_parser("sample-api", help="serve the local Socrata-compatible API")
-    api.add_argument("--rows", type=int, default=100_000)
-    api.add_argument("--seed", type=int, default=1)
-    api.add_argument("--port", type=int, default=8765)
+    api = add_command(sub, "sample-api", "serve the local Socrata-compatible API",
+                      examples=["pulse sample-api --rows 10000 --port 8765 &",
+                                "SOURCES__CHICAGO__BASE_URL=http://127.0.0.1:8765 pulse load chicago"])
+    api.add_argument("--rows", type=int, default=100_000, help="synthetic crimes to serve")
+    api.add_argument("--seed", type=int, default=1, help="seed of the generator")
+    api.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1")
     api.add_argument("--revisions", type=int, default=0, help="revision batches to apply")
     api.set_defaults(func=cmd_sample_api)
 

@@ -70,3 +70,36 @@ def test_db_env_quotes_values_for_the_shell(warehouse_db, tmp_path):
                            capture_output=True, text=True, cwd=tmp_path, check=True)
     assert not list(tmp_path.iterdir()), "eval ran a command from the password"
     assert shown.stdout == password
+
+
+def test_build_of_a_selection_that_matches_nothing_fails(warehouse_db):
+    """dbt itself only warns and exits 0: a typo in --select must not look like a pass."""
+    run = subprocess.run([PULSE, "build", "--select", "nosuchmodel"],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "'nosuchmodel' does not match any enabled nodes" in run.stdout + run.stderr
+
+
+def test_db_status_never_prints_a_password(warehouse_db):
+    import os
+
+    assert warehouse_db.password, "the test warehouse should have a password to hide"
+    embedded = {k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"}
+    for env in (embedded, {**os.environ, "WAREHOUSE_URL": warehouse_db.url()}):
+        run = subprocess.run([PULSE, "db", "status"], capture_output=True, text=True, env=env,
+                             check=True)
+        assert f":{warehouse_db.password}@" not in run.stdout + run.stderr
+    assert "url: postgresql://" in run.stdout and ":***@" in run.stdout
+
+
+def test_every_command_says_its_defaults_and_examples():
+    run = subprocess.run([PULSE, "--version"], capture_output=True, text=True, check=True)
+    assert run.stdout.startswith("pulse 0.")
+    commands = subprocess.run([PULSE, "--help"], capture_output=True, text=True, check=True)
+    names = commands.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert {"db", "build", "load", "demo", "collect", "reports"} <= set(names)
+    for name in names:
+        page = subprocess.run([PULSE, name, "--help"], capture_output=True, text=True, check=True)
+        assert "examples:" in page.stdout, name
+    docs = subprocess.run([PULSE, "docs", "--help"], capture_output=True, text=True).stdout
+    assert "(default: 8080)" in docs and "(default: False)" not in docs

@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import re
+import stat
 import struct
 import subprocess
 import sys
@@ -216,6 +217,22 @@ def test_index_lists_each_report(warehouse_db, awkward, tmp_path):
         assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+\+00:00">', section)
     assert "Second &lt;copy&gt;" in page  # escaped
     assert [r.name for r in read_reports(tmp_path)] == ["rpt_test__awkward", "second_copy"]
+
+
+def test_other_users_can_read_the_published_files(warehouse_db, awkward, tmp_path):
+    """Reports are for other people: each file and folder a reader reaches gets the mode
+    an ordinary write would (umask 022 here: 0644 and 0755), not tempfile's 0600/0700."""
+    old = os.umask(0o022)
+    try:
+        report = export_report("marts", awkward, tmp_path)
+        index = write_index(tmp_path)
+    finally:
+        os.umask(old)
+    version = report.path("csv").resolve().parent
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode)
+             for path in [index, version, *(report.path(fmt) for fmt in FORMATS)]}
+    assert modes == {index.name: 0o644, version.name: 0o755,
+                     **{report.path(fmt).name: 0o644 for fmt in FORMATS}}
 
 
 def test_empty_mart(warehouse_db, awkward, tmp_path):
