@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -146,14 +147,33 @@ def cmd_db_roles(set_passwords: bool = False) -> int:
 # --- load / build / docs ----------------------------------------------------------------------
 
 
+def run_child(argv: Sequence[str]) -> int:
+    """Runs a command in the project root and returns its exit code. SIGTERM and SIGHUP
+    sent to `pulse` are passed on to it: a supervisor stopping `pulse dev` or `pulse docs`
+    must not leave their servers running. (Ctrl-C reaches the child by itself: it is in
+    the terminal's process group.)"""
+    child = subprocess.Popen(argv, cwd=PROJECT_ROOT)
+    forward = {sig: signal.signal(sig, lambda signum, _frame: child.send_signal(signum))
+               for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # the child got the same Ctrl-C: wait for it to stop
+                continue
+    finally:
+        for sig, handler in forward.items():
+            signal.signal(sig, handler)
+
+
 def run_dbt(*dbt_args: str) -> int:
     """Runs the dbt CLI against the warehouse, as the transformer; returns its exit code."""
     conn = export_dbt_env()
     if dbt_args[:1] and dbt_args[0] in BUILDING_COMMANDS:
         with locks.exclusive(conn.url(), BUILD_LOCK):
             check_before_build(conn)
-            return subprocess.call(dbt_command(*dbt_args), cwd=PROJECT_ROOT)
-    return subprocess.call(dbt_command(*dbt_args), cwd=PROJECT_ROOT)
+            return run_child(dbt_command(*dbt_args))
+    return run_child(dbt_command(*dbt_args))
 
 
 # dbt only warns, and exits 0, when --select matches nothing: a typo would look like a
@@ -260,11 +280,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     # dagster-dbt looks for `dbt` on PATH when it re-parses the project under `dagster dev`.
     os.environ["PATH"] = f"{dagster.parent}{os.pathsep}{os.environ.get('PATH', '')}"
     step(f"Dagster UI on http://{args.host}:{args.port}")
-    return subprocess.call(
-        [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-         "-h", args.host, "-p", str(args.port)],
-        cwd=PROJECT_ROOT,
-    )
+    return run_child([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+                      "-h", args.host, "-p", str(args.port)])
 
 
 # --- parser ---------------------------------------------------------------------------------

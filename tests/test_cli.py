@@ -103,3 +103,35 @@ def test_every_command_says_its_defaults_and_examples():
         assert "examples:" in page.stdout, name
     docs = subprocess.run([PULSE, "docs", "--help"], capture_output=True, text=True).stdout
     assert "(default: 8080)" in docs and "(default: False)" not in docs
+
+
+def test_stopping_pulse_docs_stops_its_server(warehouse_db):
+    """A supervisor's SIGTERM to `pulse docs` reaches `dbt docs serve`: the port is free after."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pulse = subprocess.Popen([PULSE, "docs", "--port", str(port)], cwd=PROJECT_ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def serving() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        deadline = time.monotonic() + 300
+        while not serving():
+            assert pulse.poll() is None, "pulse docs ended before serving"
+            assert time.monotonic() < deadline, "dbt docs never served"
+            time.sleep(0.5)
+        pulse.send_signal(signal.SIGTERM)
+        pulse.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while serving():
+            assert time.monotonic() < deadline, "dbt docs serve outlived pulse docs"
+            time.sleep(0.2)
+    finally:
+        pulse.kill()
