@@ -7,6 +7,9 @@ cached factories in defs/ (the dbt manifest read once, each dlt source built onc
 import dagster as dg
 
 from .defs import dbt, events, freshness, geocode, ingest, logs, reports, schedules
+from .lib.catalog import with_catalog
+from .lib.dbt_project import manifest
+from .lib.keys import raw_table_key
 from .lib.resources import resources
 
 
@@ -18,11 +21,19 @@ def materializable_assets() -> list[dg.AssetsDefinition]:
             *reports.report_assets(), reports.country_reports()]
 
 
+def catalogued(assets: list) -> list:
+    """Every asset with its owner and `domain` tag, and each raw table with the description
+    and columns its dbt source declares (orchestration/lib/catalog.py)."""
+    sources = {raw_table_key(node["schema"], node["identifier"]): node
+               for node in manifest()["sources"].values()}
+    return dg.map_asset_specs(lambda spec: with_catalog(spec, sources), assets)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ingest.api_specs(), events.collector_spec(), *logs.logs_api_specs(),
-                *materializable_assets()],
+        assets=catalogued([*ingest.api_specs(), events.collector_spec(), *logs.logs_api_specs(),
+                           *materializable_assets()]),
         asset_checks=[freshness.freshness_checks(), events.ingestion_lag_check()],
         jobs=[*schedules.refresh_jobs(), events.events_refresh_job(), *logs.logs_jobs(),
               schedules.full_tests_job(), freshness.freshness_job()],

@@ -28,6 +28,18 @@ def _sources_with_freshness() -> dict[str, dict]:
     }
 
 
+def thresholds(freshness: dict) -> str:
+    """{'warn_after': {'count': 26, 'period': 'hour'}, ...} in words: "warns when the
+    newest load is older than 26 hours, fails when older than 50 hours"."""
+    said = []
+    for level, verb in (("warn_after", "warns"), ("error_after", "fails")):
+        count, period = ((freshness.get(level) or {}).get(key) for key in ("count", "period"))
+        if count and period:
+            said.append(f"{verb} when {'the newest load is ' if not said else ''}older than "
+                        f"{count} {period}{'s' if count != 1 else ''}")
+    return ", ".join(said) or "no threshold"
+
+
 def _key(node: dict) -> dg.AssetKey:
     return raw_table_key(node["schema"], node["identifier"])
 
@@ -37,8 +49,7 @@ def freshness_checks() -> dg.AssetChecksDefinition:
     sources = _sources_with_freshness()
     specs = [
         dg.AssetCheckSpec(CHECK_NAME, asset=_key(node),
-                          description="dbt source freshness: the newest load against the "
-                          f"source's thresholds ({node['freshness']})")
+                          description=f"dbt source freshness: {thresholds(node['freshness'])}.")
         for node in sources.values()
     ]
 

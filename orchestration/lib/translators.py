@@ -10,6 +10,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from pipelines.load import raw_dataset
 
+from .catalog import describe_test
 from .keys import api_dataset_key, is_raw_table, raw_table_key
 
 
@@ -44,17 +45,22 @@ class PulseDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any],
                              unique_id: str, project) -> dg.AssetCheckSpec | None:
-        """A test on a raw table does not block Dagster: `dbt build` already skips every
+        """Each check says what it tests (generic dbt tests have no description of their own).
+
+        A test on a raw table does not block Dagster: `dbt build` already skips every
         model downstream of a failing one. Blocking, it would make the geocoder (downstream
         of the raw tables, upstream of the enriched models) wait for dbt's source tests, and
         Dagster would split every refresh's dbt into two invocations around it."""
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        if spec is None or not spec.blocking or not is_raw_table(spec.asset_key):
-            return spec
-        return dg.AssetCheckSpec(spec.name, asset=spec.asset_key, description=spec.description,
+        if spec is None:
+            return None
+        return dg.AssetCheckSpec(spec.name, asset=spec.asset_key,
+                                 description=spec.description
+                                 or describe_test(manifest["nodes"][unique_id]),
                                  additional_deps=spec.additional_deps, metadata=spec.metadata,
                                  automation_condition=spec.automation_condition,
-                                 partitions_def=spec.partitions_def, blocking=False)
+                                 partitions_def=spec.partitions_def,
+                                 blocking=spec.blocking and not is_raw_table(spec.asset_key))
 
 
 def dbt_translator() -> PulseDbtTranslator:

@@ -141,3 +141,29 @@ def test_every_refresh_job_runs_dbt_once(defs):
     for job in refresh_jobs():
         ops = [node.name for node in defs.resolve_job_def(job.name).graph.nodes]
         assert [op for op in ops if op.startswith("dbt_models")] == ["dbt_models"], (job.name, ops)
+
+
+def test_every_asset_and_check_tells_an_operator_what_it_is(defs):
+    """The catalog, as an operator opens it: each asset has a description, an owner, kinds,
+    a group and its subject as a `domain` tag; each check says what it tests, in words."""
+    graph = defs.resolve_asset_graph()
+    unexplained = []
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if not (node.description and node.owners and node.kinds and node.group_name
+                and node.tags.get("domain") in {"chicago", "countries", "events", "logs"}):
+            unexplained.append(key.to_user_string())
+    assert not unexplained
+    crimes = graph.get(dg.AssetKey(["raw_chicago", "crimes"]))
+    columns = {c.name for c in crimes.metadata["dagster/column_schema"].columns}
+    assert {"id", "date", "updated_on"} <= columns  # declared once, in the dbt source
+    assert crimes.owners == ["team:data-platform"]
+    assert graph.get(dg.AssetKey(["marts", "rpt_countries__top10"])).tags["domain"] == "countries"
+
+    checks = [spec for key in graph.asset_check_keys for spec in [graph.get_check_spec(key)]]
+    assert checks and all(spec.description for spec in checks)
+    assert not [s for s in checks if "'count'" in s.description  # a dict printed, or
+                or s.description.startswith("dbt test `")]  # a test we cannot say in words
+    not_null = dg.AssetCheckKey(dg.AssetKey(["enriched", "int_chicago__crimes_enriched"]),
+                                "not_null_int_chicago__crimes_enriched_community_area_name")
+    assert graph.get_check_spec(not_null).description.startswith("`community_area_name` is never NULL.")
