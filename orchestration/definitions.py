@@ -6,7 +6,7 @@ cached factories in defs/ (the dbt manifest read once, each dlt source built onc
 
 import dagster as dg
 
-from .defs import dbt, events, freshness, geocode, ingest, logs, reports, schedules
+from .defs import alerts, dbt, events, freshness, geocode, ingest, logs, reports, schedules
 from .lib.catalog import with_catalog
 from .lib.dbt_project import manifest
 from .lib.keys import raw_table_key
@@ -39,6 +39,6 @@ def defs() -> dg.Definitions:
               schedules.full_tests_job(), freshness.freshness_job()],
         schedules=[*schedules.refresh_schedules(), *logs.logs_schedules(),
                    schedules.full_tests_schedule(), freshness.freshness_schedule()],
-        sensors=[events.events_sensor()],
+        sensors=[events.events_sensor(), alerts.run_failure_alert()],
         resources=resources(),
     )

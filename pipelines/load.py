@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dlt
+import requests
 from dlt.common.pipeline import LoadInfo
 from dlt.common.storages import NormalizeStorage, NormalizeStorageConfiguration
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -40,6 +43,36 @@ class SourceError(RuntimeError):
     def __init__(self, message: str, retriable: bool = True) -> None:
         super().__init__(message)
         self.retriable = retriable
+
+
+def permanent_network_failure(err: BaseException | None) -> str | None:
+    """Why retrying cannot help a request that got no answer, or None when it might: the
+    host name does not resolve, the server's certificate is refused, the URL is malformed.
+    Waiting out a retry budget on these only delays the message that says what to fix."""
+    for cause in causes(err):
+        if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
+            return "the host name does not resolve (a typo in the URL, or no DNS)"
+        if isinstance(cause, requests.exceptions.SSLError) or isinstance(cause, ssl.SSLCertVerificationError):
+            return "the server's TLS certificate was refused"
+        if isinstance(cause, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                              requests.exceptions.MissingSchema)):
+            return "the URL is not a valid http(s) URL"
+    return None
+
+
+_TRANSIENT = (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+              requests.exceptions.ChunkedEncodingError)
+
+
+def retry_transient(response: object, exception: BaseException | None) -> bool:
+    """dlt's retry condition for requests without an answer: a reset, a refused connection
+    or a timeout is retried; a permanent_network_failure is not."""
+    return isinstance(exception, _TRANSIENT) and permanent_network_failure(exception) is None
+
+
+# For every source's dlt Client: statuses (429, 5xx) as dlt retries them, exceptions by
+# retry_transient instead of dlt's "any ConnectionError" (which includes DNS failures).
+HTTP_RETRY = {"exceptions": (), "retry_condition": retry_transient}
 
 
 def causes(err: BaseException | None) -> Iterator[BaseException]:
@@ -127,7 +160,12 @@ def run_source(
                 pipeline.run(credentials=credentials)
             info = pipeline.run(source, credentials=credentials, **run_kwargs)
     except PipelineStepFailed as err:
-        if explain and (clear := explain(err)):
+        clear = explain(err) if explain else None
+        if (reason := permanent_network_failure(err)) is not None:
+            # Dagster's retry policy would run the load 3 more times: say it once, now.
+            kind = type(clear) if isinstance(clear, SourceError) else SourceError
+            raise kind(f"{clear or err} Not retried: {reason}.", retriable=False) from err
+        if clear:
             raise clear from err
         raise
     for resource, counts in row_paths(pipeline).items():

@@ -19,7 +19,7 @@ from dlt.sources.helpers.requests import Client
 from dlt.sources.rest_api import rest_api_resources
 
 from pipelines import load
-from pipelines.load import postgres_pipeline
+from pipelines.load import HTTP_RETRY, postgres_pipeline
 from pipelines.urls import basic_auth_header, split_credentials
 
 from .arrow import PageToArrow, SplitRejects
@@ -78,6 +78,7 @@ def chicago_source(
         request_max_attempts=max_attempts,
         request_backoff_factor=backoff_factor,
         raise_for_status=False,  # rest_api raises after the response hooks, with the body
+        **HTTP_RETRY,
     )
     # user:password in the base URL (a proxy's) travel as a header, never in a URL that
     # dlt logs or an error repeats

@@ -45,7 +45,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth, HttpBasicAuth
 from requests.exceptions import RequestException
 
-from pipelines.load import SourceError, causes, postgres_pipeline, run_source
+from pipelines.load import HTTP_RETRY, SourceError, causes, postgres_pipeline, run_source
 from pipelines.urls import safe_url, split_credentials
 
 from .access_log import LogFormatError, Parser, parse_page, parser
@@ -114,7 +114,7 @@ def loki_source(
     auth = (BearerTokenAuth(bearer_token) if bearer_token
             else HttpBasicAuth(username, password) if username else None)
     http = Client(request_timeout=request_timeout, request_max_attempts=max_attempts,
-                  request_backoff_factor=backoff_factor, raise_for_status=False)
+                  request_backoff_factor=backoff_factor, raise_for_status=False, **HTTP_RETRY)
     headers = {"X-Scope-OrgID": tenant_id} if tenant_id else {}
     client = RESTClient(base_url=base_url, session=http.session, auth=auth, headers=headers)
     span = Span(end_ns=time.time_ns(), backfill_ns=int(backfill_hours * 3600e9),

@@ -28,7 +28,7 @@ from dlt.sources.helpers.requests import Client
 from requests.exceptions import RequestException
 
 from pipelines import load
-from pipelines.load import postgres_pipeline
+from pipelines.load import HTTP_RETRY, postgres_pipeline
 from pipelines.urls import safe_url, split_credentials
 
 from .budget import OecdBudgetExceeded, RequestLedger, mount_budget
@@ -96,6 +96,7 @@ def oecd_source(
         request_max_attempts=max_attempts,
         request_backoff_factor=backoff_factor,
         raise_for_status=False,  # statuses are read below: 404 may mean "nothing changed"
+        **HTTP_RETRY,
     )
     # user:password in the base URL (a proxy's) travels as a header: never in a URL that is
     # logged, raised or kept in state

@@ -35,7 +35,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.sources.helpers.requests import Client
 from requests.exceptions import RequestException, Timeout
 
-from pipelines.load import SourceError, causes, postgres_pipeline, run_source
+from pipelines.load import HTTP_RETRY, SourceError, causes, postgres_pipeline, run_source
 from pipelines.urls import safe_url, split_credentials
 
 SOURCE_NAME = "sitemaps"
@@ -64,7 +64,7 @@ def sitemaps_source(locations: Sequence[str] = dlt.config.value, request_timeout
     # raise_for_status=False: a 4xx is reported here with the location, not as requests'
     # HTTPError (whose text is the full URL); 429 and 5xx are still retried by dlt's client
     http = Client(request_timeout=request_timeout, request_max_attempts=max_attempts,
-                  raise_for_status=False)
+                  raise_for_status=False, **HTTP_RETRY)
     return sitemap_urls(list(locations), http)
 
 

@@ -27,7 +27,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from requests.exceptions import RequestException
 
 from pipelines import load
-from pipelines.load import postgres_pipeline
+from pipelines.load import HTTP_RETRY, postgres_pipeline
 from pipelines.urls import safe_url, split_credentials
 
 from .helpers import (
@@ -86,6 +86,7 @@ def worldbank_source(
         request_max_attempts=max_attempts,
         request_backoff_factor=backoff_factor,
         raise_for_status=False,  # check_page raises, with the URL and what the body said
+        **HTTP_RETRY,
     )
     # user:password in the base URL (a proxy's) travels as a header, never in a URL that
     # dlt logs at INFO or an exception repeats

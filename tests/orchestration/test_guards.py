@@ -67,6 +67,36 @@ def test_ingest_does_not_retry_what_a_retry_cannot_fix(fresh_graph, monkeypatch)
     assert "Check SOURCES__CHICAGO__APP_TOKEN" in str(failure.event_specific_data.error)
 
 
+def test_a_host_that_does_not_resolve_is_asked_once(fresh_graph, monkeypatch):
+    """A DNS failure is not retried, by dlt or by Dagster: the run fails at once saying so."""
+    import socket
+
+    from orchestration.lib.resources import resources
+
+    ingest, _ = fresh_graph
+    host = "pulse-no-such-host.invalid"  # .invalid never resolves (RFC 2606)
+    lookups = []
+    resolve = socket.getaddrinfo
+
+    def counted(name, *args, **kwargs):
+        if name == host:
+            lookups.append(name)
+        return resolve(name, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counted)
+    monkeypatch.setenv("SOURCES__CHICAGO__BASE_URL", f"http://{host}/resource")
+    monkeypatch.setenv("SOURCES__CHICAGO__MAX_ATTEMPTS", "5")
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([ingest], resources=resources(), instance=instance,
+                                raise_on_error=False)
+    assert not result.success
+    assert not _events(result, dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    assert len(lookups) == 1
+    error = str(_events(result, dg.DagsterEventType.STEP_FAILURE)[0].event_specific_data.error)
+    assert "Not retried: the host name does not resolve" in error
+    assert "dataset crimes" in error and host in error
+
+
 MARTS = ("marts.rpt_chicago__crimes_monthly_by_area", "marts.rpt_chicago__crimes_daily_trend")
 
 
