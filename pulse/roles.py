@@ -71,8 +71,10 @@ DLT_STAGING_SUFFIX = "_staging"
 RAW_DATASETS = tuple(f"{RAW_PREFIX}{source}" for source in SOURCES)
 RAW_SCHEMAS = tuple(s for d in RAW_DATASETS for s in (d, d + DLT_STAGING_SUFFIX))
 # dbt's schemas, as set per folder in dbt_project.yml (generate_schema_name keeps them).
-DBT_SCHEMAS = ("staging", "enriched", "marts", "seeds")
-MART_SCHEMAS = ("marts",)
+DBT_SCHEMAS = ("staging", "enriched", "marts", "seeds", "ops")
+# What the analyst may look into: the report marts, and dbt's record of its last results
+# (ops.dbt_results, dbt_project/macros/run_results.sql: refreshed-at, failing tests).
+MART_SCHEMAS = ("marts", "ops")
 
 # pg_advisory_xact_lock key: concurrent ensure_roles() on one database take turns.
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"pulse.roles").digest()[:8], "big", signed=True)
