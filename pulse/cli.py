@@ -229,6 +229,37 @@ def cmd_reports(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """`pulse serve`: the portal, the report API, /health and /metrics (pulse/serve/)."""
+    import uvicorn
+
+    from pulse.dbt import load_manifest, prepare_dbt
+    from pulse.reports import report_models_in, reports_dir
+    from pulse.serve.app import RATE_ENV, ServeConfig, SettingsError, api_keys, create_app
+
+    try:
+        keys = api_keys()
+        rate = int(os.environ.get(RATE_ENV) or 600)
+    except (SettingsError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    analyst = roles.export_env("analyst")  # the manifest is read as a reader, too
+    manifest = load_manifest(prepare_dbt(reader=True))
+    portal = Path(args.reports).resolve() if args.reports else reports_dir()
+    config = ServeConfig(analyst=analyst, monitor=roles.connection(DBT_ROLE), manifest=manifest,
+                         models=tuple(report_models_in(manifest)), portal_dir=portal,
+                         keys=keys, rate_per_minute=rate)
+    base = f"http://{args.host}:{args.port}"
+    step(f"portal {base}/ ({portal}), report API {base}/api/v1/reports "
+         f"({len(keys)} API key(s)), {base}/health, {base}/metrics")
+    if not keys:
+        print("  no API keys: set PULSE_API_KEYS=key=name,... for the report API",
+              file=sys.stderr)
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning",
+                access_log=False)
+    return 0
+
+
 def cmd_crawler_ranges(args: argparse.Namespace) -> int:
     from pulse import crawler_ranges
 
@@ -339,6 +370,20 @@ def parser() -> argparse.ArgumentParser:
                          help="write the per-country CSV of this country only (repeatable; "
                          "default: every country)")
     reports.set_defaults(func=cmd_reports)
+
+    serve = add_command(
+        sub, "serve", "serve the portal, the read-only report API, /health and /metrics",
+        details="The API needs a key: PULSE_API_KEYS=key=name,... and `Authorization: "
+        "Bearer key`; docs/reports.md#the-report-api.",
+        examples=["PULSE_API_KEYS=$(openssl rand -hex 16)=me pulse serve",
+                  "curl -H 'Authorization: Bearer KEY' "
+                  "'http://127.0.0.1:8000/api/v1/reports/rpt_countries__top10?metric=gdp_usd'",
+                  "curl http://127.0.0.1:8000/health"])
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 exposes it)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--reports", help="the portal's folder (default: PULSE_REPORTS_DIR, "
+                       "else reports/)")
+    serve.set_defaults(func=cmd_serve)
 
     ranges = add_command(sub, "crawler-ranges", "download Google's and Bing's published crawler "
                          "IP ranges into the seed crawler_ip_ranges (needs internet)",

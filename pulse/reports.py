@@ -50,7 +50,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -414,14 +414,20 @@ def write_csv(path: Path, names: Sequence[str], kinds: Sequence[str],
     `FORMULA_STARTS`) is prefixed with `'`, header included; numbers never are (a
     negative number stays a number). `neutralise` defaults to `neutralise_formulas()`.
     """
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.writelines(csv_lines(names, kinds, rows, neutralise=neutralise))
+
+
+def csv_lines(names: Sequence[str], kinds: Sequence[str], rows: Iterable[Sequence[Any]], *,
+              neutralise: bool | None = None) -> Iterator[str]:
+    """`write_csv`'s lines, header first, each ending in a newline (the report API
+    streams them)."""
     neutralise = neutralise_formulas() if neutralise is None else neutralise
     render = [_csv_field(kind, neutralise) for kind in kinds]
     header = _csv_field("text", neutralise)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(",".join(header(name) for name in names) + "\n")
-        for row in rows:
-            f.write(",".join("" if v is None else r(v) for r, v in zip(render, row, strict=True)))
-            f.write("\n")
+    yield ",".join(header(name) for name in names) + "\n"
+    for row in rows:
+        yield ",".join("" if v is None else r(v) for r, v in zip(render, row, strict=True)) + "\n"
 
 
 def value_kind(value: Any) -> str:
