@@ -159,6 +159,8 @@ def run_demo(rows: int, revision_share: float) -> int:
         "  make demo        again: applies one more revision batch and loads only the delta\n"
         "  .venv/bin/pulse dev     the Dagster UI (asset graph, checks) on http://127.0.0.1:3000\n"
         "  .venv/bin/pulse docs    the dbt docs site on http://127.0.0.1:8080\n"
+        "  .venv/bin/pulse serve   the reports, the report API, /health and /metrics on "
+        "http://127.0.0.1:8000 (docs/reports.md#the-report-api)\n"
         "  .venv/bin/pulse db psql psql as the analyst (--role admin for all)\n"
         "  .venv/bin/pulse collect the event collector (docs/events.md); pulse sql queries the lake"
     )
