@@ -29,7 +29,11 @@ demo: manifest
 # where it prepares its own manifest: not `manifest`, which would start the embedded server
 # that the tests stop at the end only if they started it.
 TEST_WORKERS ?= 2
+# The portal's pages are checked in Debian's headless Chromium (tests/test_portal.py).
 test: install
+	@command -v chromium >/dev/null || \
+	  (command -v apt-get >/dev/null && apt-get install -y -q chromium >/dev/null 2>&1) || \
+	  echo "chromium is missing (apt-get install chromium): tests/test_portal.py will fail"
 	$(BIN)/ruff check $(PYTHON_DIRS)
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20

@@ -56,12 +56,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pulse import publication, roles, warehouse
+from pulse import portal, publication, roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "parquet", "json")
+PAGE = "html"  # the report's portal page, published with its files
 META_SUFFIX = ".meta.json"
 INDEX_FILE = "index.html"
 # Marts folder and name prefix of the dbt models that are published as reports.
@@ -115,6 +116,8 @@ class Report:
     read_as: str  # the database role that read them
     files: Mapping[str, str]  # format -> file name, relative to `directory`
     directory: Path = field(compare=False)
+    title: str = ""  # what an analyst reads (meta.portal.title), else the name
+    unique_id: str = ""  # the dbt model's, for the link to its docs
 
     def path(self, fmt: str) -> Path:
         return self.directory / self.files[fmt]
@@ -124,6 +127,7 @@ class Report:
             "name": self.name, "relation": self.relation, "description": self.description,
             "columns": [vars(c) for c in self.columns], "row_count": self.row_count,
             "refreshed_at": self.refreshed_at, "read_as": self.read_as, "files": dict(self.files),
+            "title": self.title, "unique_id": self.unique_id,
         }
 
     @classmethod
@@ -133,6 +137,7 @@ class Report:
             columns=tuple(ReportColumn(**c) for c in data["columns"]),
             row_count=data["row_count"], refreshed_at=data["refreshed_at"],
             read_as=data["read_as"], files=data["files"], directory=directory,
+            title=data.get("title", ""), unique_id=data.get("unique_id", ""),
         )
 
 
@@ -149,6 +154,15 @@ class ReportModel:
     table: str
     description: str
     column_descriptions: Mapping[str, str]
+    portal: Mapping[str, Any] = field(default_factory=dict)  # meta.portal: title, chart
+
+    @property
+    def title(self) -> str:
+        """What an analyst reads: meta.portal.title, else the description's first clause."""
+        if self.portal.get("title"):
+            return str(self.portal["title"])
+        first = self.description.split(". ")[0].split(" (grain")[0].strip().rstrip(".")
+        return first or self.name
 
 
 def report_models(manifest_path: Path) -> list[ReportModel]:
@@ -178,6 +192,8 @@ def report_models_in(manifest: Mapping[str, Any]) -> list[ReportModel]:
             description=(node.get("description") or "").strip(),
             column_descriptions={name: (col.get("description") or "").strip()
                                  for name, col in node.get("columns", {}).items()},
+            portal=((node.get("config") or {}).get("meta") or node.get("meta") or {}).get(
+                "portal") or {},
         ))
     return sorted(models, key=lambda m: m.name)
 
@@ -478,7 +494,8 @@ def _read_meta(path: Path) -> Report | None:
 def export_report(schema: str, table: str, out_dir: Path | None = None, *,
                   conn: warehouse.Connection | None = None, name: str | None = None,
                   description: str | None = None,
-                  column_descriptions: Mapping[str, str] | None = None) -> Report:
+                  column_descriptions: Mapping[str, str] | None = None,
+                  model: ReportModel | None = None) -> Report:
     """The report written from `schema.table`: `<name>.csv|.parquet|.json` and `<name>.meta.json`.
 
     Reads as `conn`, by default the analyst role's connection (WAREHOUSE_URL's user
@@ -502,18 +519,20 @@ def export_report(schema: str, table: str, out_dir: Path | None = None, *,
     column_descriptions = column_descriptions or {}
     columns = tuple(ReportColumn(c.name, c.type, column_descriptions.get(c.name) or c.description)
                     for c in snapshot.columns)
-    files = {fmt: f"{name}.{fmt}" for fmt in FORMATS}
+    files = {**{fmt: f"{name}.{fmt}" for fmt in FORMATS}, PAGE: f"{name}.{PAGE}"}
     report = Report(
         name=name, relation=relation, description=description or snapshot.description,
         columns=columns, row_count=len(snapshot.rows),
         refreshed_at=snapshot.read_at.isoformat(), read_as=snapshot.read_as,
-        files=files, directory=out_dir,
+        files=files, directory=out_dir, title=model.title if model else name,
+        unique_id=model.unique_id if model else "",
     )
     meta_name = f"{name}{META_SUFFIX}"
     with publication.staged_version(out_dir, name) as staging:
         _write_csv(staging / files["csv"], snapshot)
         _write_json(staging / files["json"], snapshot)
         _write_parquet(staging / files["parquet"], _arrow_table(snapshot, report))
+        (staging / files[PAGE]).write_text(_report_page(report, snapshot, model), encoding="utf-8")
         (staging / meta_name).write_text(
             json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         published = publication.publish(out_dir, name, staging, read_at=snapshot.read_at,
@@ -523,6 +542,21 @@ def export_report(schema: str, table: str, out_dir: Path | None = None, *,
     log.info("reports: %s, %d rows from %s as %s, in %s", name, report.row_count, relation,
              report.read_as, out_dir)
     return report
+
+
+def _report_page(report: Report, snapshot: _Snapshot, model: ReportModel | None) -> str:
+    """The report's portal page (pulse/portal.py), its chart drawn from these rows."""
+    names = [c.name for c in snapshot.columns]
+    try:
+        svgs = portal.chart_svgs((model.portal if model else {}).get("chart"), names,
+                                 snapshot.rows, report.title)
+    except ValueError as err:  # a chart declared wrong in the model's meta: say where
+        raise ReportError(f"report {report.name}: {err} ({report.unique_id or 'its model'})") from err
+    return portal.render_report_page(
+        name=report.name, title=report.title, description=report.description,
+        unique_id=report.unique_id or None, names=names, types=[c.type for c in snapshot.columns],
+        rows=snapshot.rows, files={fmt: report.files[fmt] for fmt in FORMATS},
+        refreshed_at=report.refreshed_at, svgs=svgs)
 
 
 def prune_reports(out_dir: Path, models: Iterable[ReportModel]) -> list[str]:
@@ -603,7 +637,9 @@ def _human_time(iso: str) -> str:
 _CSS = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 64rem; margin: 2rem auto;
        padding: 0 1rem; color: #1d2433; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin: 0 0 .25rem; }
+h1 { font-size: 1.5rem; } h2.subject { font-size: 1.3rem; margin: 2rem 0 0; }
+h3 { font-size: 1.1rem; margin: 0 0 .25rem; }
+ul.contents { padding-left: 1.2rem; } ul.contents li { margin: .2rem 0; }
 section { border-top: 1px solid #d8dde6; padding: 1.25rem 0; }
 .meta { color: #566074; margin: .25rem 0 .75rem; }
 .files a { margin-right: .75rem; }
@@ -621,15 +657,26 @@ def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]]
     each folder of CSV files (`folders`: name -> file names), e.g. one report per country."""
     e = html.escape
     sections = []
-    for r in reports:
+    subject = None
+    contents: dict[str, list[str]] = {}
+    for r in sorted(reports, key=lambda r: (portal.subject_of(r.name), r.name)):
+        link = r.files.get(PAGE, f"#{r.name}")
+        contents.setdefault(portal.subject_of(r.name), []).append(
+            f'<li><a href="{e(link)}">{e(r.title or r.name)}</a> <span class="meta">'
+            f'{r.row_count:,} rows, refreshed {e(_human_time(r.refreshed_at))}</span></li>')
+        if portal.subject_of(r.name) != subject:
+            subject = portal.subject_of(r.name)
+            sections.append(f'<h2 class="subject">{e(subject)}: columns and files</h2>')
         rows = "\n".join(
             f"<tr><td><code>{e(c.name)}</code></td><td><code>{e(c.type)}</code></td>"
             f"<td>{e(c.description)}</td></tr>" for c in r.columns)
         links = " ".join(
             f'<a href="{e(r.files[fmt])}">{fmt.upper()}</a> <small>({_size(r.path(fmt))})</small>'
             for fmt in FORMATS)
+        page = (f'<a href="{e(r.files[PAGE])}">{e(r.title or r.name)}</a>' if PAGE in r.files
+                else e(r.title or r.name))
         sections.append(f"""<section id="{e(r.name)}">
-<h2>{e(r.name)}</h2>
+<h3>{page} <small><code>{e(r.name)}</code></small></h3>
 <p>{e(r.description)}</p>
 <p class="meta"><span class="rows">{r.row_count:,} rows</span> &middot; refreshed
 <time datetime="{e(r.refreshed_at)}">{e(_human_time(r.refreshed_at))}</time> &middot; from
@@ -661,7 +708,10 @@ def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]]
 </head>
 <body>
 <h1>Pulse reports</h1>
-<p>{len(reports)} report{"" if len(reports) == 1 else "s"}, each as CSV, Parquet and JSON.</p>
+<p>{len(reports)} report{"" if len(reports) == 1 else "s"}, each with a page (a chart and its
+rows) and as CSV, Parquet and JSON.</p>
+{"".join(f'<h2 class="subject">{e(name)}</h2><ul class="contents">{"".join(items)}</ul>'
+         for name, items in contents.items())}
 {body}
 <footer>CSV: UTF-8, text always quoted, NULL an empty unquoted field{formulas}. JSON: an array of rows;
 dates and timestamps ISO 8601 (UTC); numbers are JSON numbers when every reader keeps them
@@ -690,7 +740,8 @@ def export_all(manifest_path: Path, out_dir: Path | None = None
         try:
             written.append(export_report(
                 model.schema, model.table, out_dir, conn=conn, name=model.name,
-                description=model.description, column_descriptions=model.column_descriptions))
+                description=model.description, column_descriptions=model.column_descriptions,
+                model=model))
         except ReportError as err:
             failed.append(err)
     prune_reports(out_dir, models)

@@ -31,6 +31,7 @@ import pytest
 from pulse import roles
 from pulse.reports import (
     FORMATS,
+    PAGE,
     ReportError,
     export_all,
     export_report,
@@ -126,7 +127,7 @@ def test_export_round_trips_csv_parquet_json(warehouse_db, awkward, tmp_path):
     assert dict((c.name, c.description) for c in report.columns)["label"] == "Text that needs quoting."
     # nothing but the files (links to the published version), the versions and the lock:
     # no temporary file left behind
-    names = [*(f"{TABLE}.{fmt}" for fmt in FORMATS), f"{TABLE}.meta.json"]
+    names = [*(f"{TABLE}.{fmt}" for fmt in (*FORMATS, PAGE)), f"{TABLE}.meta.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, ".versions", ".lock"])
     versions = tmp_path / ".versions" / TABLE
     assert "current" in [p.name for p in versions.iterdir()]
@@ -467,7 +468,7 @@ def test_the_report_of_a_removed_mart_leaves_the_folder_and_the_index(
     assert [r.name for r in written] == [TABLE] and not failed
     left = sorted(p.name for p in out.iterdir())
     assert left == sorted([".lock", ".versions", "index.html", f"{TABLE}.meta.json",
-                           *(f"{TABLE}.{fmt}" for fmt in FORMATS)])
+                           *(f"{TABLE}.{fmt}" for fmt in (*FORMATS, PAGE))])
     assert sorted(p.name for p in (out / ".versions").iterdir()) == [TABLE]
     page = (out / "index.html").read_text()
     assert VERSIONED not in page and "rpt_test__legacy" not in page
@@ -482,7 +483,7 @@ def test_an_export_replaces_the_files_of_the_layout_before_versions(
     query(warehouse_db, f"insert into marts.{VERSIONED} values (4, 'row 4')")
 
     export_report("marts", versioned, tmp_path)
-    for fmt in (*FORMATS, "meta.json"):
+    for fmt in (*FORMATS, PAGE, "meta.json"):
         assert (tmp_path / f"{VERSIONED}.{fmt}").is_symlink()
     assert set(published_rows(tmp_path, versioned).values()) == {4}
 

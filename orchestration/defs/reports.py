@@ -46,7 +46,7 @@ def build_report_asset(model: ReportModel, mart_key: dg.AssetKey,
         out_dir = reports_dir()  # at run time: the environment of this run
         report = export_report(model.schema, model.table, out_dir, name=model.name,
                                description=model.description,
-                               column_descriptions=model.column_descriptions)
+                               column_descriptions=model.column_descriptions, model=model)
         if models:  # the project's report marts: without them nothing is known to be gone
             _prune(context, out_dir, models)
         index = write_index(out_dir)

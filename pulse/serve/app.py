@@ -121,7 +121,7 @@ def create_app(config: ServeConfig) -> Starlette:
     health_cache = HealthCache(read_health, config.health_seconds)
 
     def catalog(conn: psycopg.Connection) -> dict[str, ApiReport]:
-        return read_catalog(conn, config.models, config.manifest.get("nodes", {}))
+        return read_catalog(conn, config.models)
 
     def authorised(request: Request) -> str | Response:
         header = request.headers.get("authorization", "")

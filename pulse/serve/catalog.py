@@ -4,7 +4,7 @@ them, its row count, and when dbt last built it."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,17 +81,8 @@ class ApiReport:
         }
 
 
-def title_of(model: ReportModel, manifest_node: Mapping[str, Any] | None = None) -> str:
-    """What an analyst reads: the model's `meta.title`, else its first sentence."""
-    meta = ((manifest_node or {}).get("config") or {}).get("meta") or {}
-    if meta.get("title"):
-        return str(meta["title"])
-    first = model.description.split(". ")[0].split(" (grain")[0].strip().rstrip(".")
-    return first or model.name
-
-
-def read_catalog(conn: psycopg.Connection, models: Sequence[ReportModel],
-                 nodes: Mapping[str, Mapping[str, Any]]) -> dict[str, ApiReport]:
+def read_catalog(conn: psycopg.Connection, models: Sequence[ReportModel]
+                 ) -> dict[str, ApiReport]:
     """The report marts among `models` that this connection's role may read, by name;
     a mart not built yet (or not granted) is left out."""
     by_schema: dict[str, list[ReportModel]] = {}
@@ -108,9 +99,8 @@ def read_catalog(conn: psycopg.Connection, models: Sequence[ReportModel],
                     CSV_KINDS.get(base, "text")))
         built = _built_at(cur, [m.unique_id for m in models])
     return {
-        m.name: ApiReport(m.name, m.schema, m.table, title_of(m, nodes.get(m.unique_id)),
-                          m.description, tuple(columns[(m.schema, m.table)]),
-                          built.get(m.unique_id))
+        m.name: ApiReport(m.name, m.schema, m.table, m.title, m.description,
+                          tuple(columns[(m.schema, m.table)]), built.get(m.unique_id))
         for m in models if (m.schema, m.table) in columns
     }
 
