@@ -100,11 +100,13 @@ class TrafficGenerator:
         self.max_skew, self.spread = max_skew, spread
         self.truth = Truth()
         self.stop = threading.Event()  # set: every client ends after its current request
+        self.sends = 0  # calls of send(): each draws other events, the same for a seed
 
     def send(self, events: int) -> Truth:
         """Send about `events` events over `clients` threads; returns the truth so far."""
         per_client = max(1, events // self.clients)
         failures: list[BaseException] = []
+        self.sends += 1
 
         def run(number: int) -> None:
             try:
@@ -122,7 +124,9 @@ class TrafficGenerator:
         return self.truth
 
     def _run_client(self, number: int, events: int) -> None:
-        rng = random.Random(f"{self.seed}-{number}-{len(self.truth.events)}")
+        # Seeded by the call, not by the events so far: other clients' threads add to
+        # those at their own pace, and the same seed must send the same traffic.
+        rng = random.Random(f"{self.seed}-{number}-{self.sends}")
         skew = timedelta(seconds=rng.uniform(-1, 1) * self.max_skew.total_seconds())
         client = Client(self.url, self.write_key, rng, skew)
         now = datetime.now(UTC)

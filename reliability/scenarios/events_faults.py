@@ -290,6 +290,9 @@ class DiskFullSinkDown:
                     return False
                 continue
             before = {p.name for p in segment_paths(spool)}
+            if not before:  # nothing sealed yet (a slow machine): a drain would have no sink to fail
+                time.sleep(0.5)
+                continue
             code, out = _drain(self.ws, spool, self.down_env)
             deleted = before - {p.name for p in segment_paths(spool)}
             spooled = sum(p.stat().st_size for p in spool.glob("*.*") if p.suffix in (OPEN, ".sealed"))
