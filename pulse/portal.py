@@ -11,8 +11,10 @@ What a report's page shows is declared with its dbt model, under `meta.portal`:
 
 Chart types: `line` (x, y: one or more columns, optional `series`: a column whose values
 are the lines), `bar` (x: the labels, y: the value, `top`: how many, optional `facet`:
-one chart per value of a column) and `histogram` (y, `bins`, `unit`). Rows that share an
-x (and series) are summed, or averaged with `agg: mean`.
+one chart per value of a column), `histogram` (y, `bins`, `unit`) and `map` (layer:
+community_area or zip_code, key: the column holding the area, y: the value, `unit`).
+Rows that share an x (and series, or area) are summed, or averaged with `agg: mean`.
+`chart` may be a list: a page shows each chart in turn.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ import html
 import json
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from pulse import charts
+from pulse import charts, maps
 
 SUBJECTS = {"chicago": "Chicago", "countries": "Countries", "events": "Product events",
             "logs": "Search crawl"}
@@ -64,13 +66,18 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def chart_svgs(spec: Mapping[str, Any] | None, names: Sequence[str], rows: Sequence[tuple],
-               title: str) -> list[str]:
-    """The SVG charts `spec` asks for, drawn from `rows` (columns `names`)."""
+def chart_svgs(spec: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+               names: Sequence[str], rows: Sequence[tuple], title: str,
+               areas: Callable[[str], Mapping[str, maps.Area]] | None = None) -> list[str]:
+    """The SVG charts `spec` asks for (one spec or a list), drawn from `rows` (columns
+    `names`); `areas(layer)` gives a map's outlines (pulse/maps.py)."""
     if not spec:
         return []
+    if not isinstance(spec, Mapping):
+        return [svg for one in spec for svg in chart_svgs(one, names, rows, title, areas)]
     index = {name: i for i, name in enumerate(names)}
-    missing = [c for c in (spec.get("x"), *_ys(spec), spec.get("series"), spec.get("facet"))
+    missing = [c for c in (spec.get("x"), *_ys(spec), spec.get("series"), spec.get("facet"),
+                           spec.get("key"))
                if c and c not in index]
     if missing:
         raise ValueError(f"meta.portal.chart names columns the report does not have: "
@@ -94,13 +101,18 @@ def chart_svgs(spec: Mapping[str, Any] | None, names: Sequence[str], rows: Seque
         return [_figure(f"How {column} is spread: rows per range",
                         charts.histogram(title, values, bins=int(spec.get("bins", 20)),
                                          unit=str(spec.get("unit", ""))))]
-    raise ValueError(f"meta.portal.chart type {kind!r}: use line, bar or histogram")
+    if kind == "map":
+        return [_figure(_caption(spec), _map(spec, index, rows, title, areas))]
+    raise ValueError(f"meta.portal.chart type {kind!r}: use line, bar, histogram or map")
 
 
 def _caption(spec: Mapping[str, Any]) -> str:
     """What the chart shows, in the columns' names: "crime_count by crime_date"."""
     measure = "rows" if spec.get("agg") == "count" else ", ".join(_ys(spec))
     how = {"mean": "mean of ", "count": ""}.get(spec.get("agg", ""), "")
+    if spec.get("type") == "map":
+        layer = str(spec.get("layer", "")).replace("_", " ")
+        return f"{how}{measure} by {layer}, all rows of each (hover an area for its value)"
     per = f" by {spec['x']}" + (f" and {spec['series']}" if spec.get("series") else "")
     window = f", the last {spec['last']}" if spec.get("last") else ""
     top = f", the top {spec.get('top', 15)}" if spec.get("type") == "bar" else ""
@@ -163,6 +175,22 @@ def _bars(spec, index, rows, title) -> str:
     return charts.bar_chart(title, [label for label, _ in ranked], [v for _, v in ranked])
 
 
+def _map(spec, index, rows, title, areas) -> str:
+    layer, key, how = spec.get("layer"), spec.get("key"), spec.get("agg", "sum")
+    if layer not in maps.LAYERS or not key:
+        raise ValueError(f"meta.portal.chart type map needs layer ({' or '.join(maps.LAYERS)}) "
+                         "and key (the column holding the area's number or ZIP code)")
+    values: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        _, value = _measures(spec, index, row)[0]
+        code = maps.area_key(row[index[key]])
+        if value is not None and code is not None:
+            values[code].append(value)
+    shapes = areas(layer) if areas else {}
+    return maps.choropleth(title, shapes, {k: _combine(v, how) for k, v in values.items()},
+                           unit=str(spec.get("unit", "")))
+
+
 # --- pages --------------------------------------------------------------------------------
 
 CSS = """
@@ -171,6 +199,7 @@ body { font: 15px/1.45 system-ui, sans-serif; max-width: 72rem; margin: 1.5rem a
 h1 { font-size: 1.5rem; margin-bottom: .25rem; } h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }
 a { color: #0b5cad; } .meta { color: #566074; margin: .25rem 0 .75rem; }
 .chart { width: 100%; height: auto; display: block; margin: .25rem 0; }
+.chart.map { width: auto; max-width: 100%; max-height: 36rem; }
 figure { margin: 1rem 0; } figcaption { color: #566074; font-size: 13px; }
 .legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4rem 1rem;
           font-size: 13px; color: #566074; }

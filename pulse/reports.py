@@ -44,6 +44,7 @@ reports are rollups, not raw data.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
 import logging
@@ -56,7 +57,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pulse import portal, publication, roles, warehouse
+from pulse import maps, portal, publication, roles, warehouse
 from pulse.warehouse import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,13 @@ class ReportModel:
             return str(self.portal["title"])
         first = self.description.split(". ")[0].split(" (grain")[0].strip().rstrip(".")
         return first or self.name
+
+    @property
+    def draws_maps(self) -> bool:
+        """Whether its page has a map: it then reads the boundaries mart too."""
+        chart = self.portal.get("chart") or []
+        charts = [chart] if isinstance(chart, Mapping) else chart
+        return any(c.get("type") == "map" for c in charts)
 
 
 def report_models(manifest_path: Path) -> list[ReportModel]:
@@ -532,7 +540,7 @@ def export_report(schema: str, table: str, out_dir: Path | None = None, *,
         _write_csv(staging / files["csv"], snapshot)
         _write_json(staging / files["json"], snapshot)
         _write_parquet(staging / files["parquet"], _arrow_table(snapshot, report))
-        (staging / files[PAGE]).write_text(_report_page(report, snapshot, model), encoding="utf-8")
+        (staging / files[PAGE]).write_text(_report_page(report, snapshot, model, conn), encoding="utf-8")
         (staging / meta_name).write_text(
             json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         published = publication.publish(out_dir, name, staging, read_at=snapshot.read_at,
@@ -544,12 +552,15 @@ def export_report(schema: str, table: str, out_dir: Path | None = None, *,
     return report
 
 
-def _report_page(report: Report, snapshot: _Snapshot, model: ReportModel | None) -> str:
+def _report_page(report: Report, snapshot: _Snapshot, model: ReportModel | None,
+                 conn: warehouse.Connection) -> str:
     """The report's portal page (pulse/portal.py), its chart drawn from these rows."""
     names = [c.name for c in snapshot.columns]
+    schema = report.relation.split(".", 1)[0]
     try:
         svgs = portal.chart_svgs((model.portal if model else {}).get("chart"), names,
-                                 snapshot.rows, report.title)
+                                 snapshot.rows, report.title,
+                                 areas=functools.cache(lambda layer: maps.read_areas(conn, schema, layer)))
     except ValueError as err:  # a chart declared wrong in the model's meta: say where
         raise ReportError(f"report {report.name}: {err} ({report.unique_id or 'its model'})") from err
     return portal.render_report_page(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pulse import charts, portal
+from pulse import charts, maps, portal
 from pulse.reports import PAGE, export_report, report_models_in, write_index
 from tests.conftest import query
 
@@ -52,6 +52,19 @@ def value_for(data_type: str, rank: int, rng: random.Random):
     return f"value {rank % 7}"
 
 
+def synthetic_areas(layer: str) -> dict[str, maps.Area]:
+    """The sample API's boundary layers, keyed as dim_chicago__boundaries keys them."""
+    from sample_api import boundaries
+
+    if layer == "community_area":
+        features = [(f["properties"]["area_numbe"], f["properties"]["community"], f["geometry"])
+                    for f in boundaries.community_area_features()]
+    else:
+        features = [(f["properties"]["zip"], f["properties"]["zip"], f["geometry"])
+                    for f in boundaries.zip_code_features()]
+    return maps.areas_from_geojson(features)
+
+
 @pytest.fixture(scope="module")
 def manifest(dbt_manifest):
     import json
@@ -72,7 +85,7 @@ def test_every_report_page_shows_its_chart_and_table(manifest, tmp_path):
         names = list(columns)
         rows = [tuple(value_for(columns[n], i, rng) for n in names) for i in range(120)]
         assert model.portal.get("chart"), f"{model.name} declares no chart (meta.portal.chart)"
-        svgs = portal.chart_svgs(model.portal["chart"], names, rows, model.title)
+        svgs = portal.chart_svgs(model.portal["chart"], names, rows, model.title, areas=synthetic_areas)
         page = tmp_path / f"{model.name}.html"
         page.write_text(portal.render_report_page(
             name=model.name, title=model.title, description=model.description,
@@ -82,6 +95,8 @@ def test_every_report_page_shows_its_chart_and_table(manifest, tmp_path):
         dom, errors = open_in_browser(page)
         assert not errors, (model.name, errors)
         assert re.search(r'<svg class="chart".*?class="mark"', dom, re.S), model.name
+        if model.draws_maps:  # every area of the layer drawn
+            assert len(re.findall(r'<path class="mark"', dom)) in (77, 59, 77 + 59), model.name
         assert len(re.findall(r"<tr><td", dom)) == 50, model.name  # the first page of rows
         assert "rows 1-50 of 120" in dom, model.name
         assert model.title in dom and not model.title.startswith("rpt_")

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from pulse.country_reports import COUNTRIES_FOLDER, PROFILE, YEARLY_MARTS, export_country_reports
+from pulse.maps import BOUNDARIES
 from pulse.reports import (
     FORMATS,
     ReportError,
@@ -30,13 +31,15 @@ from ..lib.translators import dbt_translator
 
 
 def build_report_asset(model: ReportModel, mart_key: dg.AssetKey,
-                       models: Sequence[ReportModel] = ()) -> dg.AssetsDefinition:
+                       models: Sequence[ReportModel] = (),
+                       also_reads: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
     """`reports/<model>`: the mart written as CSV, Parquet and JSON, and the index rebuilt
-    without the reports of marts that are not among `models` (removed from the project)."""
+    without the reports of marts that are not among `models` (removed from the project).
+    `also_reads`: other marts its page draws from (a map's boundaries)."""
 
     @dg.asset(
         key=report_key(model.name),
-        deps=[mart_key],
+        deps=[mart_key, *also_reads],
         group_name=REPORTS_GROUP,
         kinds={"csv", "parquet", "json"},
         description=f"{model.name} as CSV, Parquet and JSON in the reports folder "
@@ -77,7 +80,10 @@ def _mart_key(dbt_manifest: Mapping[str, Any], unique_id: str) -> dg.AssetKey:
 def build_report_assets(dbt_manifest: Mapping[str, Any]) -> list[dg.AssetsDefinition]:
     """One report asset per report mart of `dbt_manifest`."""
     models = report_models_in(dbt_manifest)
-    return [build_report_asset(model, _mart_key(dbt_manifest, model.unique_id), models)
+    boundaries = [_mart_key(dbt_manifest, uid) for uid, node in dbt_manifest["nodes"].items()
+                  if node.get("resource_type") == "model" and node.get("name") == BOUNDARIES]
+    return [build_report_asset(model, _mart_key(dbt_manifest, model.unique_id), models,
+                               also_reads=boundaries if model.draws_maps else ())
             for model in models]
 
 
