@@ -22,8 +22,9 @@ import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pulse import publication, roles, warehouse
+from pulse import country_pages, publication, roles, warehouse
 from pulse.locks import file_lock
 from pulse.reports import ReportError, inside, reports_dir, value_kind, write_csv
 
@@ -34,6 +35,7 @@ EXPORT_LOCK = ".countries-export.lock"  # beside the folder, held by each export
 # The yearly marts joined per (country, year); their columns after the key, in this order.
 YEARLY_MARTS = ("rpt_countries__growth", "rpt_countries__health_trends", "rpt_countries__economy")
 PROFILE = "rpt_countries__profile"  # the countries, with their names
+TOP10 = "rpt_countries__top10"  # the dashboard's rankings (pulse/country_pages.py)
 KEY = ("country_code", "year")
 # A country code names a file, so only what ISO codes (and the World Bank's aggregate
 # codes: WLD, 1A) look like: anything else, e.g. `../x`, is refused.
@@ -120,7 +122,14 @@ def _export(wanted: list[str], out_dir: Path, conn: warehouse.Connection) -> Cou
                 skipped.append(code)
                 continue
             _write(path, snapshot.names, country_rows)
+            path.with_suffix(".html").write_text(country_pages.render_country(
+                code, snapshot.names, country_rows, snapshot.profile.get(code),
+                snapshot.read_at.isoformat()), encoding="utf-8")
             written.append(code)
+        pages = set(written) | (set(snapshot.known) if wanted else set())
+        (staging / country_pages.DASHBOARD).write_text(country_pages.render_dashboard(
+            list(snapshot.profile.values()), snapshot.top, pages, snapshot.read_at.isoformat()),
+            encoding="utf-8")
         keep = _keep_other_countries(set(snapshot.known) - set(written)) if wanted else None
         publication.publish(out_dir, COUNTRIES_FOLDER, staging, read_at=snapshot.read_at,
                             sources=[f"marts.{m}" for m in (*YEARLY_MARTS, PROFILE)],
@@ -135,6 +144,8 @@ class _Snapshot:
     rows: list[tuple]
     known: list[str]  # every country code of the profile
     read_at: dt.datetime
+    profile: dict[str, dict[str, Any]]  # code -> the profile's columns the dashboard shows
+    top: list[dict[str, Any]]  # rpt_countries__top10's rows
 
 
 def _read(conn: warehouse.Connection, wanted: Sequence[str]) -> _Snapshot:
@@ -166,13 +177,25 @@ def _read(conn: warehouse.Connection, wanted: Sequence[str]) -> _Snapshot:
             where = " where k.country_code = any(%s)" if wanted else ""
             cur.execute(f"{sql}{where} order by 1, 3", (list(wanted),) if wanted else None)
             rows = cur.fetchall()
+            profile = _dicts(cur, PROFILE, [c for c in country_pages.PROFILE_COLUMNS
+                                            if c in columns[PROFILE]])
+            top_columns = _columns(cur, TOP10)  # a dashboard without rankings if not built
+            top = _dicts(cur, TOP10, top_columns) if top_columns else []
     except psycopg2.Error as err:
         first_line = (err.pgerror or str(err)).strip().splitlines()[0]
         raise ReportError(f"country reports: reading the marts as {conn.user} failed: "
                           f"{first_line}") from err
     finally:
         pg.close()
-    return _Snapshot(names, rows, known, read_at.astimezone(dt.UTC))
+    return _Snapshot(names, rows, known, read_at.astimezone(dt.UTC),
+                     {r["country_code"]: r for r in profile}, top)
+
+
+def _dicts(cur, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Every row of marts.`table` as dicts; names from the catalog, quoted."""
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    cur.execute(f'select {quoted} from marts."{table}"')
+    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 
 
 def _keep_other_countries(codes: set[str]) -> Callable[[publication.Version | None, Path], None]:
@@ -183,7 +206,7 @@ def _keep_other_countries(codes: set[str]) -> Callable[[publication.Version | No
     def carry_over(current: publication.Version | None, staging: Path) -> None:
         if current is None:
             return
-        for old in current.path.glob("*.csv"):
+        for old in [*current.path.glob("*.csv"), *current.path.glob("*.html")]:
             if old.stem in codes and COUNTRY_CODE.fullmatch(old.stem):
                 target = staging / old.name
                 try:

@@ -272,7 +272,7 @@ TABLE_JS = """
 """
 
 
-def _page(title: str, body: str, script: str = "") -> str:
+def page(title: str, body: str, script: str = "") -> str:
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -332,4 +332,4 @@ def render_report_page(*, name: str, title: str, description: str, unique_id: st
 <p class="pager"><button id="prev" type="button">Previous</button>
 <button id="next" type="button">Next</button> <span id="info" class="meta"></span></p>
 <script type="application/json" id="rows">{data}</script>"""
-    return _page(f"{title} - Pulse reports", body, TABLE_JS)
+    return page(f"{title} - Pulse reports", body, TABLE_JS)

@@ -626,7 +626,8 @@ def write_index(out_dir: Path | None = None) -> Path:
 def _csv_folders(out_dir: Path) -> dict[str, list[str]]:
     """Each folder of CSV files at the top of `out_dir` (e.g. one report per country):
     name -> its CSV file names. Hidden folders (the versions) are not reports."""
-    folders = {d.name: sorted(p.name for p in d.glob("*.csv"))
+    folders = {d.name: sorted(p.name for p in d.glob("*.csv")) + (
+                   [INDEX_FILE] if (d / INDEX_FILE).exists() else [])  # a dashboard of them
                for d in sorted(out_dir.iterdir()) if d.is_dir() and not d.name.startswith(".")}
     return {name: files for name, files in folders.items() if files}
 
@@ -658,7 +659,42 @@ table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { text-align: left; padding: .3rem .6rem .3rem 0; border-bottom: 1px solid #eef0f4;
          vertical-align: top; }
 code { font: 13px ui-monospace, monospace; }
+input[type=search] { font: inherit; padding: .35rem .5rem; width: min(24rem, 100%);
+                     border: 1px solid #c5ccd8; border-radius: 4px; }
+select { font: inherit; padding: .3rem; }
 footer { color: #566074; font-size: 13px; border-top: 1px solid #d8dde6; padding-top: 1rem; }
+"""
+
+
+# Find (title, name and description) and sort the contents, within each subject.
+_INDEX_JS = """
+(function () {
+  var find = document.getElementById('find'), sort = document.getElementById('sort');
+  var found = document.getElementById('found'), lists = document.querySelectorAll('ul.contents');
+  lists.forEach(function (ul) {
+    Array.prototype.forEach.call(ul.children, function (li, i) { li.dataset.order = i; });
+  });
+  function draw() {
+    var q = find.value.toLowerCase(), key = sort.value, shown = 0, all = 0;
+    lists.forEach(function (ul) {
+      var items = Array.prototype.slice.call(ul.children), visible = 0;
+      items.sort(function (a, b) {
+        if (key === 'title') return a.dataset.title.localeCompare(b.dataset.title);
+        if (key === 'rows') return b.dataset.rows - a.dataset.rows;
+        if (key === 'refreshed') return b.dataset.refreshed.localeCompare(a.dataset.refreshed);
+        return a.dataset.order - b.dataset.order;
+      });
+      items.forEach(function (li) {
+        var hit = !q || li.textContent.toLowerCase().indexOf(q) >= 0;
+        li.hidden = !hit; visible += hit ? 1 : 0; ul.appendChild(li);
+      });
+      ul.parentNode.hidden = visible === 0; shown += visible; all += items.length;
+    });
+    found.textContent = q ? shown + ' of ' + all + ' match' : '';
+  }
+  find.addEventListener('input', draw); sort.addEventListener('change', draw);
+  draw();
+})();
 """
 
 
@@ -673,8 +709,10 @@ def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]]
     for r in sorted(reports, key=lambda r: (portal.subject_of(r.name), r.name)):
         link = r.files.get(PAGE, f"#{r.name}")
         contents.setdefault(portal.subject_of(r.name), []).append(
-            f'<li><a href="{e(link)}">{e(r.title or r.name)}</a> <span class="meta">'
-            f'{r.row_count:,} rows, refreshed {e(_human_time(r.refreshed_at))}</span></li>')
+            f'<li data-title="{e((r.title or r.name).lower())}" data-rows="{r.row_count}" '
+            f'data-refreshed="{e(r.refreshed_at)}"><a href="{e(link)}">{e(r.title or r.name)}</a> '
+            f'<span class="meta">{r.row_count:,} rows, refreshed {e(_human_time(r.refreshed_at))}'
+            f'</span> <span hidden>{e(r.name)} {e(r.description)}</span></li>')
         if portal.subject_of(r.name) != subject:
             subject = portal.subject_of(r.name)
             sections.append(f'<h2 class="subject">{e(subject)}: columns and files</h2>')
@@ -698,12 +736,20 @@ def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]]
 {rows}
 </tbody></table>
 </section>""")
-    for folder, names in (folders or {}).items():
+    for folder, files in (folders or {}).items():
+        names = [n for n in files if n != INDEX_FILE]
         links = " ".join(f'<a href="{e(folder)}/{e(n)}">{e(n.removesuffix(".csv"))}</a>'
                          for n in names)
+        dashboard = (f' <a href="{e(folder)}/{INDEX_FILE}">The {e(folder)} dashboard</a>: a page '
+                     f'per {e(folder.removesuffix("s"))}, with charts.' if INDEX_FILE in files else "")
+        if dashboard:
+            contents.setdefault(folder.title(), []).append(
+                f'<li><a href="{e(folder)}/{INDEX_FILE}">{e(folder.title())} dashboard</a> '
+                f'<span class="meta">{len(names):,} {e(folder)}, a page each</span></li>')
         sections.append(f"""<section id="{e(folder)}">
 <h2>{e(folder)}/</h2>
-<p>{len(names):,} CSV file{"" if len(names) == 1 else "s"}, one per {e(folder.removesuffix("s"))}.</p>
+<p>{len(names):,} CSV file{"" if len(names) == 1 else "s"}, one per {e(folder.removesuffix("s"))}.
+{dashboard}</p>
 <p class="files">{links}</p>
 </section>""")
     body = "\n".join(sections) or "<p>No reports exported yet: run <code>pulse reports</code>.</p>"
@@ -721,9 +767,15 @@ def render_index(reports: Sequence[Report], folders: Mapping[str, Sequence[str]]
 <h1>Pulse reports</h1>
 <p>{len(reports)} report{"" if len(reports) == 1 else "s"}, each with a page (a chart and its
 rows) and as CSV, Parquet and JSON.</p>
-{"".join(f'<h2 class="subject">{e(name)}</h2><ul class="contents">{"".join(items)}</ul>'
-         for name, items in contents.items())}
+<p><input type="search" id="find" placeholder="Find a report: crimes, GDP, googlebot..."
+aria-label="Find a report"> <label>Sort by <select id="sort">
+<option value="">subject</option><option value="title">title</option>
+<option value="rows">most rows</option><option value="refreshed">latest refresh</option>
+</select></label> <span id="found" class="meta"></span></p>
+{"".join(f'<div class="group"><h2 class="subject">{e(name)}</h2><ul class="contents">'
+         f'{"".join(items)}</ul></div>' for name, items in contents.items())}
 {body}
+<script>{_INDEX_JS}</script>
 <footer>CSV: UTF-8, text always quoted, NULL an empty unquoted field{formulas}. JSON: an array of rows;
 dates and timestamps ISO 8601 (UTC); numbers are JSON numbers when every reader keeps them
 exactly, else strings. Parquet: typed, numerics as decimals. Rows as of the refresh time.

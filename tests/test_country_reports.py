@@ -164,3 +164,27 @@ def test_an_export_waits_for_the_one_before_it(country_marts, tmp_path):
     worker.join(timeout=120)
     assert done.is_set()
     assert len(list((tmp_path / "countries").glob("*.csv"))) == len(codes)
+
+
+def test_the_country_dashboard_and_pages_in_the_browser(country_marts, tmp_path):
+    import re
+
+    from tests.test_portal import open_in_browser
+
+    codes, _ = country_marts
+    written = export_country_reports(out_dir=tmp_path)
+    write_index(tmp_path)
+    folder = written.directory
+    assert sorted(p.stem for p in folder.glob("*.html") if p.stem != "index") == codes
+    dashboard, errors = open_in_browser(folder / "index.html")
+    assert not errors
+    # the four rankings of rpt_countries__top10, each a bar chart with bars
+    charts = re.findall(r'<svg class="chart".*?</svg>', dashboard, re.S)
+    assert len(charts) == 4 and all('class="mark"' in svg for svg in charts)
+    for code in codes:  # every country listed, linked to its page
+        assert f'href="{code}.html"' in dashboard
+    page, errors = open_in_browser(folder / f"{codes[0]}.html")
+    assert not errors and "<polyline" in page and f'href="{codes[0]}.csv"' in page
+    assert "Population" in page and "Health" in page
+    index = (tmp_path / "index.html").read_text()
+    assert 'href="countries/index.html"' in index
