@@ -254,7 +254,7 @@ def demo_runs(runs: int, rows: int | None = None) -> dict[str, Any]:
         env = {k: v for k, v in os.environ.items()
                if k != "WAREHOUSE_URL" and not k.startswith("PG") and not k.startswith("SOURCES__")}
         env |= {"PULSE_WAREHOUSE_DIR": f"{folder}/warehouse", "DBT_TARGET_PATH": f"{folder}/target",
-                "PULSE_REPORTS_DIR": f"{folder}/reports"}
+                "PULSE_REPORTS_DIR": f"{folder}/reports", "DAGSTER_HOME": f"{folder}/dagster"}
         if rows:
             env["PULSE_DEMO_ROWS"] = str(rows)
         seconds = []

@@ -284,6 +284,13 @@ def cmd_crawler_ranges(args: argparse.Namespace) -> int:
 DAGSTER_INSTANCE = {"telemetry": {"enabled": False}, "concurrency": {"pools": {"default_limit": 1}}}
 
 
+def dagster_home() -> Path:
+    """The Dagster instance `pulse dev` and `pulse demo` share: DAGSTER_HOME, else .dagster/
+    in the checkout (set in the environment, for Dagster and its children)."""
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster"))
+    return Path(os.environ["DAGSTER_HOME"])
+
+
 def write_dagster_yaml(home: Path) -> Path:
     """The instance's dagster.yaml, with what Pulse needs added to what is there."""
     import yaml
@@ -305,8 +312,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     # Dagster's dbt runs as the transformer; dlt asks for the loader itself. The manifest is
     # parsed as the transformer too, so that every run's dbt reuses that parse.
     prepare_dbt(conn=export_dbt_env())
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster"))
-    write_dagster_yaml(Path(os.environ["DAGSTER_HOME"]))
+    write_dagster_yaml(dagster_home())
     dagster = Path(sys.executable).with_name("dagster")
     # dagster-dbt looks for `dbt` on PATH when it re-parses the project under `dagster dev`.
     os.environ["PATH"] = f"{dagster.parent}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -30,6 +30,30 @@ def add_sample_api(sub: argparse._SubParsersAction) -> None:
     api.set_defaults(func=cmd_sample_api)
 
 
+def add_local_apis(sub: argparse._SubParsersAction) -> None:
+    """`pulse dev --local-apis`: pulse/cli.py's `dev`, with the demo's local APIs serving
+    while it runs (pulse/ may not import this package, so the flag is added from here)."""
+    dev = sub.choices["dev"]
+    dev.add_argument("--local-apis", action="store_true",
+                     help="serve the demo's local Socrata, World Bank, OECD and Loki APIs and "
+                          "point every source at them, so runs work offline (the data of the "
+                          "last `pulse demo`)")
+    dev.add_argument("--rows", type=int, default=int(os.environ.get("PULSE_DEMO_ROWS", 50_000)),
+                     help="with --local-apis: synthetic crimes to serve (PULSE_DEMO_ROWS)")
+    dev.epilog = (dev.epilog or "") + "\n  pulse dev --local-apis"
+    run_dev = dev.get_default("func")
+
+    def cmd_dev(args: argparse.Namespace) -> int:
+        if not args.local_apis:
+            return run_dev(args)
+        from .demo import local_apis, read_state
+
+        with local_apis(args.rows, 0.01, read_state(args.rows)):
+            return run_dev(args)  # Dagster's processes inherit the sources' addresses
+
+    dev.set_defaults(func=cmd_dev)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 

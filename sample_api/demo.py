@@ -7,10 +7,13 @@ incremental refresh: only the revised and new rows are fetched and loaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC
+from typing import Any
 
 from pulse import roles, warehouse
 from pulse.cli import step
@@ -19,9 +22,11 @@ from pulse.dbt import export_dbt_env
 STATE_FILE = "demo.json"
 SEED = 20_01
 DEMO_EVENTS = 3_000  # simulated SDK events a run sends to the collector
+DEMO_TAG, PID_TAG = "pulse/demo", "pulse/demo_pid"  # on the demo's Dagster runs
+PORTAL_URL = "http://127.0.0.1:8000/"  # `pulse serve`'s default address
 
 
-def _read_state(rows: int) -> dict:
+def read_state(rows: int) -> dict:
     path = warehouse.data_dir() / STATE_FILE
     state = json.loads(path.read_text()) if path.exists() else {}
     if state.get("rows") != rows:  # another dataset size: start the story over
@@ -60,22 +65,16 @@ def _print_mart(name: str, limit: int = 5) -> None:
         print("   " + " | ".join("" if v is None else str(v) for v in row))
 
 
-def run_demo(rows: int, revision_share: float) -> int:
-    import dagster as dg
-
-    from pulse.dbt import prepare_dbt
+@contextlib.contextmanager
+def local_apis(rows: int, revision_share: float, state: dict) -> Iterator[dict[str, Any]]:
+    """The local Socrata, World Bank, OECD and Loki APIs, serving the demo's synthetic data
+    with `state["runs"]` revision batches applied, and every source pointed at them (the
+    environment of this process and of the processes it starts); yields their counters."""
     from sample_api import SampleApi, chicago_portal
     from sample_api.countries import CountryApi, CountryUniverse
 
-    started = time.perf_counter()
-    step("warehouse: " + warehouse.connection().redacted())
-    dbt_conn = export_dbt_env()  # dbt runs as the transformer role, dlt as the loader
-    step("dbt manifest")
-    prepare_dbt(conn=dbt_conn)  # before the dbt assets load it; parsed as dbt builds
-    from orchestration.definitions import materializable_assets
-    from orchestration.lib.resources import resources
+    from .logs_demo import demo_loki
 
-    state = _read_state(rows)
     # crimes at `rows`, the other point datasets at a fifth of it: a minute, not five
     sizes = {"crimes": rows, **dict.fromkeys(
         ("service_requests", "traffic_crashes", "building_permits", "food_inspections"), rows // 5)}
@@ -93,11 +92,6 @@ def run_demo(rows: int, revision_share: float) -> int:
         universe.revise(share=revision_share, seed=run)
     step(f"local World Bank and OECD APIs: {len(universe.countries)} economies, "
          f"{len(universe.indicator_ids)} indicators, {len(universe.oecd_dataflows)} OECD dataflows")
-
-    from .events_demo import send_demo_events
-    from .logs_demo import demo_loki, recorded_spoofers
-
-    step("collector (pulse collect): " + send_demo_events(DEMO_EVENTS, seed=state["runs"]))
     with SampleApi(portal) as api, CountryApi(universe) as country_api, \
             demo_loki(state) as (loki, loki_holds):
         step(f"local Loki ({loki.url}): {loki_holds}; the shop's sitemap as a file")
@@ -112,16 +106,76 @@ def run_demo(rows: int, revision_share: float) -> int:
         # Nor does it need the 3 s between requests the live service asks for: the three
         # dataflows' loads spent about 9 s of a second demo sleeping.
         os.environ.setdefault("SOURCES__OECD__MIN_SECONDS_BETWEEN_REQUESTS", "0")
-        step(f"materializing every asset (APIs {api.url}, {country_api.url}, {loki.url} -> raw -> geocode "
-             "-> staging -> enriched -> marts -> reports/)")
+        yield {"api": api, "country_api": country_api, "loki": loki,
+               "urls": f"{api.url}, {country_api.url}, {loki.url}"}
+
+
+def dagster_instance():
+    """The Dagster instance `pulse dev` reads (DAGSTER_HOME, else .dagster/): the demo's
+    runs, materializations and checks show in its UI. A run an earlier demo left STARTED
+    (the demo was killed) is marked failed first and its pool slots freed, or this run
+    would wait for them for ever."""
+    import dagster as dg
+
+    from pulse.cli import dagster_home, write_dagster_yaml
+
+    write_dagster_yaml(dagster_home())
+    instance = dg.DagsterInstance.get()
+    started = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED],
+                                                      tags={DEMO_TAG: "true"}))
+    for run in started:
+        if _alive(int(run.tags.get(PID_TAG, "0"))):
+            continue  # another demo, still running: its slots are its own
+        instance.report_run_failed(run, "its demo process ended without finishing it")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+    return instance
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_demo(rows: int, revision_share: float) -> int:
+    import dagster as dg
+
+    from pulse.dbt import prepare_dbt
+
+    started = time.perf_counter()
+    step("warehouse: " + warehouse.connection().redacted())
+    dbt_conn = export_dbt_env()  # dbt runs as the transformer role, dlt as the loader
+    step("dbt manifest")
+    prepare_dbt(conn=dbt_conn)  # before the dbt assets load it; parsed as dbt builds
+    from orchestration.definitions import materializable_assets
+    from orchestration.lib.resources import resources
+
+    state = read_state(rows)
+    from .events_demo import send_demo_events
+    from .logs_demo import recorded_spoofers
+
+    step("collector (pulse collect): " + send_demo_events(DEMO_EVENTS, seed=state["runs"]))
+    instance = dagster_instance()
+    with local_apis(rows, revision_share, state) as apis:
+        step(f"materializing every asset (APIs {apis['urls']} -> raw -> geocode -> staging -> "
+             f"enriched -> marts -> reports/), recorded in the Dagster instance at "
+             f"{instance.root_directory}")
         result = dg.materialize(
             materializable_assets(),
             resources=resources(),
+            instance=instance,
+            tags={DEMO_TAG: "true", PID_TAG: str(os.getpid())},
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             raise_on_error=False,
         )
-        fetched = sum(r.rows for r in api.data_requests())
-        country_requests = len(country_api.requests)
+        fetched = sum(r.rows for r in apis["api"].data_requests())
+        country_requests = len(apis["country_api"].requests)
     if not result.success:
         for event in result.all_events:
             if event.is_failure:
@@ -152,17 +206,20 @@ def run_demo(rows: int, revision_share: float) -> int:
         for crawler, address, hits, first_seen in spoofers[:8]:
             print(f" - {crawler} from {address}: {hits} request(s), first "
                   f"{first_seen.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    reports = _reports_index().rsplit("/", 1)[0]
     print(
         "\nNext:\n"
-        f"  {_reports_index()}  every report as CSV, Parquet and JSON\n"
-        f"  {_reports_index().rsplit('/', 1)[0]}/countries/  one CSV per country\n"
         "  make demo        again: applies one more revision batch and loads only the delta\n"
-        "  .venv/bin/pulse dev     the Dagster UI (asset graph, checks) on http://127.0.0.1:3000\n"
+        "  .venv/bin/pulse dev     the Dagster UI on http://127.0.0.1:3000: this run's assets, "
+        "checks and lineage\n"
+        "  .venv/bin/pulse dev --local-apis   the same, serving the local APIs, so "
+        "\"Materialize all\" works offline\n"
         "  .venv/bin/pulse docs    the dbt docs site on http://127.0.0.1:8080\n"
-        "  .venv/bin/pulse serve   the reports, the report API, /health and /metrics on "
-        "http://127.0.0.1:8000 (docs/reports.md#the-report-api)\n"
         "  .venv/bin/pulse db psql psql as the analyst (--role admin for all)\n"
-        "  .venv/bin/pulse collect the event collector (docs/events.md); pulse sql queries the lake"
+        "  .venv/bin/pulse collect the event collector (docs/events.md); pulse sql queries the lake\n"
+        f"\nThe portal (every report with its chart and rows, the country dashboard, the report "
+        f"API, /health, /metrics): run .venv/bin/pulse serve, then open\n  {PORTAL_URL}\n"
+        f"(the same pages as files: {reports}/index.html)"
     )
     return 0
 
