@@ -115,15 +115,14 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     step(f"loading {args.source} into {roles.connection('loader').redacted()}")
     try:
-        infos = load_chicago(args.dataset or None)
+        load_chicago(args.dataset or None, on_loaded=lambda name, rows, seconds: step(
+            f"{name}: {rows:,} rows in {seconds:.1f}s"))
     except SocrataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except ValueError as err:  # an unknown dataset or a bad declaration (datasets.yml)
         print(f"error: {err}", file=sys.stderr)
         return 2
-    for name, info in infos.items():
-        print(f"{name}: {info}")
     # The enriched models join every point to its ZIP code and area: locate the new ones.
     from .geo import BoundariesMissingError, geocode
 

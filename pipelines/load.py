@@ -264,3 +264,12 @@ def row_paths(pipeline: dlt.Pipeline) -> dict[str, dict[str, int]]:
             if any(p in custom for p in paths):
                 out[resource] = {p: int(custom.get(p, 0)) for p in paths}
     return out
+
+
+def rows_loaded(pipeline: dlt.Pipeline) -> int:
+    """The rows the pipeline's last run normalized into its data tables (dlt's own
+    bookkeeping tables not counted): what a progress line reports."""
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace else None
+    counts = info.row_counts if info else {}
+    return sum(n for table, n in counts.items() if not table.startswith("_dlt"))

@@ -14,7 +14,8 @@ are the lines), `bar` (x: the labels, y: the value, `top`: how many, optional `f
 one chart per value of a column), `histogram` (y, `bins`, `unit`) and `map` (layer:
 community_area or zip_code, key: the column holding the area, y: the value, `unit`).
 Rows that share an x (and series, or area) are summed, or averaged with `agg: mean`.
-`chart` may be a list: a page shows each chart in turn.
+`chart` may be a list: a page shows each chart in turn. `order` (columns, "-" for
+descending) is the report's own order, in which `pulse demo` prints its first rows.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from pulse import roles, warehouse
 from pulse.cli import step
 from pulse.dbt import export_dbt_env
+from pulse.reports import report_models
 
 STATE_FILE = "demo.json"
 SEED = 20_01
@@ -55,9 +57,17 @@ def _mart_counts() -> list[tuple[str, int]]:
     return counts
 
 
-def _print_mart(name: str, limit: int = 5) -> None:
+def _print_mart(name: str, order: list[str] | None = None, limit: int = 5) -> None:
+    """The first rows of a mart in its own order (`meta.portal.order`: columns, "-" for
+    descending; the first column descending without one: the newest day or month)."""
+    from psycopg2 import sql
+
+    by = [sql.SQL("{} {}").format(sql.Identifier(c.lstrip("-")),
+                                  sql.SQL("desc" if c.startswith("-") else "asc"))
+          for c in order or []] or [sql.SQL("1 desc")]
     with roles.connect("analyst") as conn, conn.cursor() as cur:
-        cur.execute(f'select * from marts."{name}" order by 1 desc limit {int(limit)}')
+        cur.execute(sql.SQL("select * from {} order by {} limit {}").format(
+            sql.Identifier("marts", name), sql.SQL(", ").join(by), sql.Literal(int(limit))))
         columns = [d.name for d in cur.description]
         rows = cur.fetchall()
     print("   " + " | ".join(columns))
@@ -152,13 +162,14 @@ def run_demo(rows: int, revision_share: float) -> int:
     step("warehouse: " + warehouse.connection().redacted())
     dbt_conn = export_dbt_env()  # dbt runs as the transformer role, dlt as the loader
     step("dbt manifest")
-    prepare_dbt(conn=dbt_conn)  # before the dbt assets load it; parsed as dbt builds
+    manifest = prepare_dbt(conn=dbt_conn)  # before the dbt assets load it; parsed as dbt builds
     from orchestration.definitions import materializable_assets
     from orchestration.lib.resources import resources
 
     state = read_state(rows)
     from .events_demo import send_demo_events
     from .logs_demo import recorded_spoofers
+    from .progress import RunProgress
 
     step("collector (pulse collect): " + send_demo_events(DEMO_EVENTS, seed=state["runs"]))
     instance = dagster_instance()
@@ -166,14 +177,21 @@ def run_demo(rows: int, revision_share: float) -> int:
         step(f"materializing every asset (APIs {apis['urls']} -> raw -> geocode -> staging -> "
              f"enriched -> marts -> reports/), recorded in the Dagster instance at "
              f"{instance.root_directory}")
-        result = dg.materialize(
-            materializable_assets(),
-            resources=resources(),
-            instance=instance,
-            tags={DEMO_TAG: "true", PID_TAG: str(os.getpid())},
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-            raise_on_error=False,
-        )
+        # the progress lines find this run by the last tag: new for each demo
+        tags = {DEMO_TAG: "true", PID_TAG: str(os.getpid()), "pulse/demo_run": uuid.uuid4().hex}
+        progress = RunProgress(instance, tags, say=lambda line: print(line, flush=True))
+        progress.start()
+        try:
+            result = dg.materialize(
+                materializable_assets(),
+                resources=resources(),
+                instance=instance,
+                tags=tags,
+                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+                raise_on_error=False,
+            )
+        finally:
+            progress.stop()
         fetched = sum(r.rows for r in apis["api"].data_requests())
         country_requests = len(apis["country_api"].requests)
     if not result.success:
@@ -195,9 +213,10 @@ def run_demo(rows: int, revision_share: float) -> int:
     for table, count in _raw_counts():
         print(f" - {table}: {count:,} rows")
     print("\nReport marts:")
+    orders = {m.name: m.portal.get("order") for m in report_models(manifest)}
     for name, count in _mart_counts():
         print(f" - marts.{name}: {count:,} rows")
-        _print_mart(name)
+        _print_mart(name, orders.get(name))
     _print_lake()
     spoofers = recorded_spoofers()
     if spoofers:

@@ -8,7 +8,8 @@ never share local dlt state. Run it on its own with `python -m pipelines.chicago
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import dlt
@@ -192,9 +193,11 @@ def load_chicago(
     datasets: Sequence[str] | None = None,
     credentials: str | None = None,
     pipelines_dir: str | Path | None = None,
+    on_loaded: Callable[[str, int, float], None] | None = None,
     **source_args: object,
 ) -> dict[str, LoadInfo]:
-    """Loads every declared dataset (or those named), each through its own pipeline.
+    """Loads every declared dataset (or those named), each through its own pipeline;
+    `on_loaded(name, rows, seconds)` hears of each as it finishes (the CLI's progress).
 
     A dataset that fails does not stop the others; afterwards the failures are raised
     together as one SocrataError (each dataset's message says what to do).
@@ -202,9 +205,12 @@ def load_chicago(
     infos: dict[str, LoadInfo] = {}
     failures: list[SocrataError] = []
     for name in datasets or load_datasets():
+        started = time.perf_counter()
         try:
-            infos[name] = load_dataset(name, dataset_pipeline(name, pipelines_dir),
-                                       credentials=credentials, **source_args)
+            pipeline = dataset_pipeline(name, pipelines_dir)
+            infos[name] = load_dataset(name, pipeline, credentials=credentials, **source_args)
+            if on_loaded:
+                on_loaded(name, load.rows_loaded(pipeline), time.perf_counter() - started)
         except SocrataError as err:
             log.error("%s", err)
             failures.append(err)

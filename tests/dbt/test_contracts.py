@@ -131,14 +131,14 @@ def test_the_built_mart_has_its_contracts_types(scratch, dbt_manifest):
 
 
 @pytest.mark.parametrize("old, new, reason", [
-    pytest.param("trade_balance_usd::double precision as trade_balance_usd",
-                 "trade_balance_usd::numeric as trade_balance_usd",
+    pytest.param("{{ rounded('trade_balance_usd') }} as trade_balance_usd",
+                 "trade_balance_usd::double precision as trade_balance_usd",
                  "data type mismatch", id="a column's type changes"),
-    pytest.param("trade_openness_pct::double precision as trade_openness_pct",
-                 "trade_openness_pct::double precision as trade_openness",
+    pytest.param("{{ rounded('trade_openness_pct') }} as trade_openness_pct",
+                 "{{ rounded('trade_openness_pct') }} as trade_openness",
                  "missing in definition", id="a column is renamed"),
-    pytest.param("trade_openness_pct::double precision as trade_openness_pct",
-                 "trade_openness_pct::double precision as trade_openness_pct,\n"
+    pytest.param("{{ rounded('trade_openness_pct') }} as trade_openness_pct",
+                 "{{ rounded('trade_openness_pct') }} as trade_openness_pct,\n"
                  "        1::integer as extra_column",
                  "missing in contract", id="a column is added"),
 ])

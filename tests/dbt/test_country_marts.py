@@ -16,6 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 import pytest
@@ -359,6 +360,30 @@ def expected_top10(profile: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames)
 
 
+NOT_MEASURES = {"country_code", "country_name", "region", "income_level", "metric", "rank",
+                "year", "indicator"}
+
+
+def pg_round(value, places: int = 2):
+    """What macros/rounded.sql publishes: Postgres casts a double to numeric at 15
+    significant digits, then rounds half away from zero."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return value
+    exact = Decimal(f"{float(value):.15g}").quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    return float(exact)
+
+
+def published(frame: pd.DataFrame, whole: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`frame` with every measure rounded as the marts publish it (docs/reports.md#numbers):
+    the `whole` ones to whole numbers, the others to 2 decimals."""
+    out = frame.copy()
+    for column in out.columns:
+        if column not in NOT_MEASURES and not column.endswith("_year"):
+            places = 0 if column in whole else 2
+            out[column] = out[column].map(lambda v, p=places: pg_round(v, p)).astype(float)
+    return out
+
+
 def wide(years: pd.DataFrame, indicators: list[str]) -> pd.DataFrame:
     rows = years[~years["is_aggregate"] & years["indicator"].isin(indicators)]
     out = rows.pivot_table(index=["country_code", "country_name", "year"], columns="indicator",
@@ -513,7 +538,7 @@ def test_indicator_years_prefer_the_world_bank(warehouse_db, built):
 
 def test_profile_and_top10(warehouse_db, built):
     years = expected_indicator_years(built)
-    profile = expected_profile(years)
+    profile = published(expected_profile(years))
     got = table(warehouse_db, "marts", "rpt_countries__profile")
     assert [c for c in got.columns if not c.endswith("_year")][4:] == list(INDICATORS.values())
     assert_frames_equal("rpt_countries__profile", got, profile, ["country_code"])
@@ -531,5 +556,17 @@ def test_profile_and_top10(warehouse_db, built):
 def test_yearly_marts(warehouse_db, built, name, expected):
     years = expected_indicator_years(built)
     got = table(warehouse_db, "marts", name)
-    assert_frames_equal(name, got, expected(years), ["country_code", "year"])
+    want = published(expected(years), whole=("population",) if name.endswith("growth") else ())
+    assert_frames_equal(name, got, want, ["country_code", "year"])
     assert not set(got["country_code"]) & set(years.loc[years["is_aggregate"], "country_code"])
+    # no float noise: people whole, every other measure at most 2 decimals, no trailing 0
+    rows = query(warehouse_db, f'select * from marts."{name}"')  # as psycopg2 types them
+    for i, column in enumerate(got.columns):
+        values = [row[i] for row in rows if row[i] is not None and not row[i].is_nan()] \
+            if column not in NOT_MEASURES and column != "population" else \
+            [row[i] for row in rows if row[i] is not None]
+        if column == "population":
+            assert all(isinstance(v, int) for v in values)
+        elif column not in NOT_MEASURES:
+            assert all(isinstance(v, Decimal) and -v.as_tuple().exponent <= 2
+                       and (v == v.to_integral() or not str(v).endswith("0")) for v in values), column

@@ -32,13 +32,13 @@ final as (
         country_code::text as country_code,
         country_name::text as country_name,
         year::integer as year,
-        gdp_usd::double precision as gdp_usd,
-        revenue_pct_gdp::double precision as revenue_pct_gdp,
-        tax_revenue_pct_gdp::double precision as tax_revenue_pct_gdp,
-        exports_usd::double precision as exports_usd,
-        imports_usd::double precision as imports_usd,
-        trade_balance_usd::double precision as trade_balance_usd,
-        trade_openness_pct::double precision as trade_openness_pct
+        {{ rounded('gdp_usd') }} as gdp_usd,
+        {{ rounded('revenue_pct_gdp') }} as revenue_pct_gdp,
+        {{ rounded('tax_revenue_pct_gdp') }} as tax_revenue_pct_gdp,
+        {{ rounded('exports_usd') }} as exports_usd,
+        {{ rounded('imports_usd') }} as imports_usd,
+        {{ rounded('trade_balance_usd') }} as trade_balance_usd,
+        {{ rounded('trade_openness_pct') }} as trade_openness_pct
     from economy
 )
 

@@ -40,14 +40,14 @@ final as (
         country_code::text as country_code,
         country_name::text as country_name,
         year::integer as year,
-        population::double precision as population,
-        gdp_usd::double precision as gdp_usd,
-        population_yoy_pct::double precision as population_yoy_pct,
-        population_cagr_5y_pct::double precision as population_cagr_5y_pct,
-        population_cagr_10y_pct::double precision as population_cagr_10y_pct,
-        gdp_usd_yoy_pct::double precision as gdp_usd_yoy_pct,
-        gdp_usd_cagr_5y_pct::double precision as gdp_usd_cagr_5y_pct,
-        gdp_usd_cagr_10y_pct::double precision as gdp_usd_cagr_10y_pct
+        round(population)::bigint as population,
+        {{ rounded('gdp_usd') }} as gdp_usd,
+        {{ rounded('population_yoy_pct') }} as population_yoy_pct,
+        {{ rounded('population_cagr_5y_pct') }} as population_cagr_5y_pct,
+        {{ rounded('population_cagr_10y_pct') }} as population_cagr_10y_pct,
+        {{ rounded('gdp_usd_yoy_pct') }} as gdp_usd_yoy_pct,
+        {{ rounded('gdp_usd_cagr_5y_pct') }} as gdp_usd_cagr_5y_pct,
+        {{ rounded('gdp_usd_cagr_10y_pct') }} as gdp_usd_cagr_10y_pct
     from growth
 )
 

@@ -32,12 +32,12 @@ final as (
         country_code::text as country_code,
         country_name::text as country_name,
         year::integer as year,
-        life_expectancy::double precision as life_expectancy,
-        infant_mortality::double precision as infant_mortality,
-        under5_mortality::double precision as under5_mortality,
-        death_rate::double precision as death_rate,
-        life_expectancy_change_10y::double precision as life_expectancy_change_10y,
-        under5_mortality_change_10y::double precision as under5_mortality_change_10y
+        {{ rounded('life_expectancy') }} as life_expectancy,
+        {{ rounded('infant_mortality') }} as infant_mortality,
+        {{ rounded('under5_mortality') }} as under5_mortality,
+        {{ rounded('death_rate') }} as death_rate,
+        {{ rounded('life_expectancy_change_10y') }} as life_expectancy_change_10y,
+        {{ rounded('under5_mortality_change_10y') }} as under5_mortality_change_10y
     from trends
 )
 

@@ -23,7 +23,7 @@ latest as (
         country_code,
         indicator,
         year,
-        value
+        {{ rounded('value') }} as value
     from indicator_years
     order by country_code, indicator, year desc
 ),

@@ -59,7 +59,7 @@ final as (
         rank::bigint as rank,
         country_code::text as country_code,
         country_name::text as country_name,
-        value::double precision as value,
+        {{ rounded('value') }} as value,
         year::integer as year
     from ranked
     where rank <= 10
