@@ -88,7 +88,7 @@ def render_dashboard(profile: Sequence[Mapping[str, Any]], top: Sequence[Mapping
 <h1>Countries</h1>
 <p class="meta">{len(profile):,} countries &middot; World Bank and OECD indicators, the latest
 year each country has &middot; refreshed {e(refreshed_at[:19].replace("T", " "))} UTC</p>
-<div class="cards">{"".join(figures)}</div>
+<div class="cards wide">{"".join(figures)}</div>
 <h2>Every country</h2>
 <p><input type="search" id="filter" placeholder="Find a country, region or income group"
 aria-label="Find a country"> <span id="info" class="meta"></span></p>

@@ -216,6 +216,7 @@ input[type=search] { font: inherit; padding: .35rem .5rem; width: min(24rem, 100
                      border: 1px solid #c5ccd8; border-radius: 4px; }
 .pager button { font: inherit; margin: .5rem .25rem 0 0; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(18rem, 1fr)); gap: 1rem; }
+.cards.wide { grid-template-columns: repeat(auto-fill, minmax(min(30rem, 100%), 1fr)); }
 .card { border: 1px solid #d8dde6; border-radius: 6px; padding: .75rem 1rem; }
 .card h3 { font-size: 1rem; margin: 0 0 .25rem; } .card p { margin: .25rem 0; font-size: 14px; }
 code { font: 13px ui-monospace, monospace; }

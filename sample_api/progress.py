@@ -22,19 +22,19 @@ class RunProgress(threading.Thread):
                  say: Callable[[str], None], every_seconds: float = 1.0) -> None:
         super().__init__(daemon=True, name="demo-progress")
         self.instance, self.tags, self.say, self.every = instance, dict(tags), say, every_seconds
-        self._done = threading.Event()
+        self._finished = threading.Event()
         self._run_id: str | None = None
         self._cursor: str | None = None
         self._assets: dict[str, int] = defaultdict(int)
         self._rows: dict[str, int] = defaultdict(int)
-        self._started: dict[str, float] = {}
+        self._step_started: dict[str, float] = {}
 
     def run(self) -> None:
-        while not self._done.wait(self.every):
+        while not self._finished.wait(self.every):
             self.poll()
 
     def stop(self) -> None:
-        self._done.set()
+        self._finished.set()
         self.join(timeout=10)
         self.poll()  # what finished since the last look
 
@@ -57,7 +57,7 @@ class RunProgress(threading.Thread):
         event = entry.dagster_event
         step = event.step_key or "?"
         if event.event_type == dg.DagsterEventType.STEP_START:
-            self._started[step] = entry.timestamp
+            self._step_started[step] = entry.timestamp
         elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             self._assets[step] += 1
             metadata = event.event_specific_data.materialization.metadata
@@ -66,7 +66,7 @@ class RunProgress(threading.Thread):
                     self._rows[step] += metadata[key].value
                     break
         else:
-            seconds = entry.timestamp - self._started.get(step, entry.timestamp)
+            seconds = entry.timestamp - self._step_started.get(step, entry.timestamp)
             if event.event_type == dg.DagsterEventType.STEP_FAILURE:
                 self.say(f"  {step}: FAILED after {seconds:.1f}s")
                 return
