@@ -108,4 +108,6 @@ def freshness_schedule() -> dg.ScheduleDefinition:
         cron_schedule="5 * * * *",  # hourly, after the hourly loads
         execution_timezone="America/Chicago",
         default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Hourly: how old each raw table's newest load is. Starts stopped with "
+        "the refresh schedules whose loads it watches; turn it on with them.",
     )

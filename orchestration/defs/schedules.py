@@ -20,6 +20,11 @@ from .dbt import TESTS_SINCE_TAG, dbt_models
 from .freshness import freshness_checks
 from .ingest import chicago_ingest, country_ingest
 
+# What the UI shows beside each schedule: why it is off, and how to turn it on.
+STARTS_STOPPED = ("Starts stopped: the sources default to the live APIs, which a machine "
+                  "without internet cannot reach. Turn it on here once they can be, or run "
+                  "`pulse dev --local-apis` to point them at the local ones.")
+
 
 def downstream_of(*loads: dg.AssetsDefinition) -> dg.AssetSelection:
     """The loads and everything downstream, with the checks of those assets but dbt's source
@@ -69,6 +74,7 @@ def refresh_schedules() -> list[dg.ScheduleDefinition]:
             cron_schedule=dataset.schedule_cron,
             execution_timezone="America/Chicago",
             default_status=dg.DefaultScheduleStatus.STOPPED,
+            description=f"Refreshes {name} on its cadence (datasets.yml). {STARTS_STOPPED}",
         )
         for name, dataset in load_datasets().items()
     ]
@@ -78,6 +84,7 @@ def refresh_schedules() -> list[dg.ScheduleDefinition]:
         cron_schedule=os.environ.get("PULSE_SCHEDULE_COUNTRIES", "0 6 * * *"),
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Refreshes the World Bank and OECD data daily. {STARTS_STOPPED}",
     ))
     return schedules
 
@@ -104,4 +111,6 @@ def full_tests_schedule() -> dg.ScheduleDefinition:
         cron_schedule=os.environ.get("PULSE_SCHEDULE_FULL_TESTS", "30 4 * * *"),
         execution_timezone="America/Chicago",
         default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Runs every dbt test over whole tables daily. Starts stopped with the "
+        "refresh schedules it checks; turn it on with them.",
     )

@@ -167,3 +167,11 @@ def test_every_asset_and_check_tells_an_operator_what_it_is(defs):
     not_null = dg.AssetCheckKey(dg.AssetKey(["enriched", "int_chicago__crimes_enriched"]),
                                 "not_null_int_chicago__crimes_enriched_community_area_name")
     assert graph.get_check_spec(not_null).description.startswith("`community_area_name` is never NULL.")
+
+
+def test_every_schedule_starts_stopped_and_says_why(defs):
+    schedules = list(defs.schedules)
+    assert len(schedules) >= 10
+    for schedule in schedules:
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED, schedule.name
+        assert "stopped" in (schedule.description or "").lower(), schedule.name
