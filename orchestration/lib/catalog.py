@@ -18,7 +18,7 @@ SUBJECTS = {"chicago": "chicago", "worldbank": "countries", "oecd": "countries",
 # Seeds named for what they are, not for their subject.
 SEED_SUBJECTS = {"chicago_community_areas": "chicago", "fbi_crime_codes": "chicago",
                  "crawler_ip_ranges": "logs", "crawler_user_agents": "logs"}
-MODEL_PREFIXES = ("stg_", "int_", "rpt_")
+MODEL_PREFIXES = ("stg_", "int_", "dim_", "rpt_")
 
 
 def subject_of(key: dg.AssetKey) -> str | None:
