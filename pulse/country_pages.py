@@ -46,17 +46,9 @@ FILTER_JS = """
 """
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number else None
-
-
 def _cell(value: Any) -> str:
-    number = _number(value)
-    if number is None or isinstance(value, str):
+    number = portal.number(value)
+    if number is None:
         return html.escape("" if value is None else str(value))
     return charts.number_text(number)
 
@@ -70,7 +62,7 @@ def render_dashboard(profile: Sequence[Mapping[str, Any]], top: Sequence[Mapping
     for metric, title in METRICS.items():
         ranked = sorted((r for r in top if r["metric"] == metric), key=lambda r: r["rank"])
         labels = [str(r["country_name"]) for r in ranked]
-        values = [_number(r["value"]) or 0.0 for r in ranked]
+        values = [portal.number(r["value"]) or 0.0 for r in ranked]
         years = sorted({r["year"] for r in ranked if r.get("year") is not None})
         when = f" ({years[0]}{'-' + str(years[-1]) if len(years) > 1 else ''})" if years else ""
         figures.append(f'<div class="card"><h3>{e(title)}{e(when)}</h3>'
@@ -111,7 +103,7 @@ def render_country(code: str, names: Sequence[str], rows: Sequence[tuple],
     parts, heading = [], None
     for section, title, columns in SECTIONS:
         present = [c for c in columns if c in index]
-        series = {c: [_number(r[index[c]]) for r in ordered] for c in present}
+        series = {c: [portal.number(r[index[c]]) for r in ordered] for c in present}
         if not any(v is not None for values in series.values() for v in values):
             continue  # the country has no value of these: no empty chart
         if section != heading:

@@ -49,11 +49,13 @@ def docs_link(unique_id: str) -> str:
     return f"{base}/#!/model/{unique_id}"
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A chartable number of a cell (int, float, numeric), or None: NULL, NaN, text, bool."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float | Decimal):
-        return float(value)
+        as_float = float(value)
+        return as_float if as_float == as_float else None
     return None
 
 
@@ -98,7 +100,7 @@ def chart_svgs(spec: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
                 for value, group in sorted(groups.items(), key=lambda kv: _label(kv[0]))]
     if kind == "histogram":
         column = _ys(spec)[0]
-        values = [_number(row[index[column]]) for row in rows]
+        values = [number(row[index[column]]) for row in rows]
         return [_figure(f"How {column} is spread: rows per range",
                         charts.histogram(title, values, bins=int(spec.get("bins", 20)),
                                          unit=str(spec.get("unit", ""))))]
@@ -138,7 +140,7 @@ def _measures(spec: Mapping[str, Any], index: Mapping[str, int], row: tuple
     """(name, value) of each measure of `row`: its y columns, or 1 for `agg: count`."""
     if spec.get("agg") == "count":
         return [("rows", 1.0)]
-    return [(y, _number(row[index[y]])) for y in _ys(spec)]
+    return [(y, number(row[index[y]])) for y in _ys(spec)]
 
 
 def _line(spec, index, rows, title) -> str:
