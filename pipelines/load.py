@@ -13,9 +13,9 @@ from pathlib import Path
 import dlt
 import requests
 from dlt.common.pipeline import LoadInfo
-from dlt.common.storages import NormalizeStorage, NormalizeStorageConfiguration
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.leftovers import drop_committed_leftovers, mark_committed_jobs
 from pulse import locks, roles, warehouse
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ def run_source(
         with locks.exclusive(credentials, load_lock_name(pipeline)):
             forget_state_the_warehouse_lacks(pipeline, credentials)
             drop_committed_leftovers(pipeline)
+            mark_committed_jobs(pipeline, credentials)
             if pipeline.has_pending_data:
                 # A run that died left a package: finish it first, or dlt would load only
                 # that and skip this run's extract (a success that fetched nothing).
@@ -225,30 +226,6 @@ def forget_state_the_warehouse_lacks(pipeline: dlt.Pipeline, credentials: str) -
     log.warning("%s: dropping the local dlt state, since %s", pipeline.pipeline_name, why)
     pipeline.drop()
     return True
-
-
-def drop_committed_leftovers(pipeline: dlt.Pipeline) -> list[str]:
-    """Deletes extracted packages that dlt's normalize had already committed.
-
-    Normalize commits a package by renaming its normalized copy into place and then
-    deleting the extracted one ("do not kill this process"). A kill in between leaves
-    both, and the half-deleted extracted copy fails every later normalize; the normalized
-    copy is whole, so the leftover can go. Returns the load ids it deleted.
-    """
-    load_ids = pipeline.list_extracted_load_packages()
-    if not load_ids:
-        return []
-    # dlt's extract folder, through its public storage classes (the pipeline offers no
-    # call that deletes one extracted package)
-    extracted = NormalizeStorage(False, NormalizeStorageConfiguration(
-        normalize_volume_path=os.path.join(pipeline.working_dir, "normalize"))).extracted_packages
-    committed = {*pipeline.list_normalized_load_packages(), *pipeline.list_completed_load_packages()}
-    leftovers = [load_id for load_id in load_ids if load_id in committed]
-    for load_id in leftovers:
-        log.warning("%s: deleting the leftover of load package %s, already normalized by a "
-                    "run that was killed while committing it", pipeline.pipeline_name, load_id)
-        extracted.delete_package(load_id)
-    return leftovers
 
 
 def row_paths(pipeline: dlt.Pipeline) -> dict[str, dict[str, int]]:
