@@ -216,13 +216,14 @@ def _load_logs(source: str) -> int:
     sitemaps`: the configured sitemaps into raw_logs.sitemap_urls."""
     from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-    from .load import SourceError
+    from .load import SourceError, summary
     from .loki import load_loki
     from .sitemaps import load_sitemaps
 
     step(f"loading {source} into {roles.connection('loader').redacted()}")
     try:
         info = load_loki() if source == "loki" else load_sitemaps()
+        step(f"{source}: {summary(info)}")
         if source == "loki":
             from .loki.indexes import index_raw_logs
 
@@ -236,12 +237,13 @@ def _load_logs(source: str) -> int:
               f"[sources.{source}] in .dlt/config.toml, or SOURCES__{source.upper()}__"
               f"{err.fields[0].upper()} (docs/logs.md)", file=sys.stderr)
         return 2
-    print(f"{source}: {info}")
     return 0
 
 
 def _load_countries(args: argparse.Namespace) -> int:
     """`pulse load worldbank|oecd`: what changed upstream since the last load."""
+    from .load import summary
+
     step(f"loading {args.source} into {roles.connection('loader').redacted()}")
     try:
         if args.source == "worldbank":
@@ -264,5 +266,5 @@ def _load_countries(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for name, info in infos.items():
-        print(f"{name}: {info}")
+        step(f"{name}: {summary(info)}")
     return 0

@@ -250,3 +250,12 @@ def rows_loaded(pipeline: dlt.Pipeline) -> int:
     info = trace.last_normalize_info if trace else None
     counts = info.row_counts if info else {}
     return sum(n for table, n in counts.items() if not table.startswith("_dlt"))
+
+
+def summary(info: LoadInfo) -> str:
+    """"<rows> rows in <seconds>s": what a run loaded and how long it took, for a progress
+    line (dlt's own LoadInfo text lists packages and jobs, not rows)."""
+    trace = info.pipeline.last_trace
+    seconds = (trace.finished_at - trace.started_at).total_seconds() \
+        if trace and trace.finished_at else 0.0
+    return f"{rows_loaded(info.pipeline):,} rows in {seconds:.1f}s"
