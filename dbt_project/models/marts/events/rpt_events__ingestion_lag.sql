@@ -24,13 +24,17 @@ final as (
     select
         {{ utc_period('hour', 'received_at') }}::timestamp as received_hour,
         count(*)::bigint as events,
-        percentile_cont(0.5) within group (
-            order by extract(epoch from loaded_at - received_at)
-        )::double precision as lag_p50_seconds,
-        percentile_cont(0.95) within group (
-            order by extract(epoch from loaded_at - received_at)
-        )::double precision as lag_p95_seconds,
-        max(extract(epoch from loaded_at - received_at))::double precision as lag_max_seconds,
+        -- seconds to the millisecond, plenty for a lag, so a report shows
+        -- 0.843, not 0.84299993515 (docs/reports.md#numbers); the type stays, so a
+        -- warehouse built before keeps building incrementally
+        {{ rounded(
+            "percentile_cont(0.5) within group (order by extract(epoch from loaded_at - received_at))",
+            3) }}::double precision as lag_p50_seconds,
+        {{ rounded(
+            "percentile_cont(0.95) within group (order by extract(epoch from loaded_at - received_at))",
+            3) }}::double precision as lag_p95_seconds,
+        {{ rounded("max(extract(epoch from loaded_at - received_at))", 3) }}::double precision
+            as lag_max_seconds,
         max(load_id)::text as newest_load_id
     from events
     group by 1
