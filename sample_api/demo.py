@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -179,19 +180,28 @@ def run_demo(rows: int, revision_share: float) -> int:
              f"{instance.root_directory}")
         # the progress lines find this run by the last tag: new for each demo
         tags = {DEMO_TAG: "true", PID_TAG: str(os.getpid()), "pulse/demo_run": uuid.uuid4().hex}
-        progress = RunProgress(instance, tags, say=lambda line: print(line, flush=True))
+        terminal = sys.stdout
+        progress = RunProgress(instance, tags, say=lambda line: print(line, file=terminal,
+                                                                      flush=True))
         progress.start()
+        # dagster-dbt echoes every line of dbt's output to stdout: to a file, so the
+        # progress lines stay readable (the run's events keep it all too)
+        dbt_log = warehouse.data_dir() / "demo_dbt.log"
+        dbt_log.parent.mkdir(parents=True, exist_ok=True)
         try:
-            result = dg.materialize(
-                materializable_assets(),
-                resources=resources(),
-                instance=instance,
-                tags=tags,
-                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-                raise_on_error=False,
-            )
+            with open(dbt_log, "w", encoding="utf-8") as dbt_out, \
+                    contextlib.redirect_stdout(dbt_out):
+                result = dg.materialize(
+                    materializable_assets(),
+                    resources=resources(),
+                    instance=instance,
+                    tags=tags,
+                    run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+                    raise_on_error=False,
+                )
         finally:
             progress.stop()
+        step(f"dbt's own output: {dbt_log}")
         fetched = sum(r.rows for r in apis["api"].data_requests())
         country_requests = len(apis["country_api"].requests)
     if not result.success:
