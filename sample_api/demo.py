@@ -208,7 +208,7 @@ def run_demo(rows: int, revision_share: float) -> int:
         for event in result.all_events:
             if event.is_failure:
                 print(event.message)
-        print("demo failed: see the errors above", flush=True)
+        print(f"demo failed: see the errors above, and dbt's output in {dbt_log}", flush=True)
         return 1
 
     state["runs"] += 1
