@@ -132,6 +132,16 @@ def summary(values: list[float], digits: int = 2) -> dict[str, float]:
             "max": round(max(values), digits), "n": len(values)}
 
 
+def ratio_summary(values: list[float]) -> dict[str, float]:
+    """A ratio's median and spread to 3 decimals, or to 3 significant digits below 0.1: a
+    small-scale run's 0.00031 of a ceiling must not read as 0.0."""
+    def rounded(x: float) -> float:
+        return round(x, 3) if x == 0 or abs(x) >= 0.1 else float(f"{x:.3g}")
+
+    return {"median": rounded(statistics.median(values)), "min": rounded(min(values)),
+            "max": rounded(max(values)), "n": len(values)}
+
+
 def run_suite(rows: int, repeat: int, compare_rows: int, geocode_points: int,
               dataset_rows: int, page_size: int = PAGE_SIZE, demo_rows: int | None = None,
               ) -> dict[str, Any]:
@@ -227,7 +237,7 @@ def report(rows: int, compare_rows: int, runs: dict[str, list[dict[str, Any]]],
         return [sum(r["seconds"] for r in rep) for rep in zip(*(runs[k] for k in keys), strict=True)]
 
     def per_run(a: str, b: str, fn: Any) -> dict[str, float]:
-        return summary([fn(x, y) for x, y in zip(runs[a], runs[b], strict=True)], digits=3)
+        return ratio_summary([fn(x, y) for x, y in zip(runs[a], runs[b], strict=True)])
 
     def model_ratio(model: str) -> dict[str, float]:
         return per_run("dbt_incremental", "dbt_full",
@@ -255,12 +265,11 @@ def report(rows: int, compare_rows: int, runs: dict[str, list[dict[str, Any]]],
         # throughput ratios: rows/s of Pulse over rows/s of the other, per repetition
         "backfill_vs_untuned": per_run("compare_pulse", "compare_untuned",
                                        lambda p, u: u["seconds"] / p["seconds"]),
-        "refresh_vs_backfill": summary([f / b for f, b in zip(refresh_total, backfill_total, strict=True)],
-                                       digits=3),
+        "refresh_vs_backfill": ratio_summary([f / b for f, b in
+                                              zip(refresh_total, backfill_total, strict=True)]),
         # the same refresh as the schedules run it: the chicago_refresh job, after a 1% revision
-        "job_refresh_vs_backfill": summary([j["seconds"] / b for j, b in
-                                            zip(runs["job_refresh"], backfill_total, strict=True)],
-                                           digits=3),
+        "job_refresh_vs_backfill": ratio_summary([j["seconds"] / b for j, b in
+                                                  zip(runs["job_refresh"], backfill_total, strict=True)]),
         "dbt_incremental_vs_full": per_run("dbt_incremental", "dbt_full",
                                            lambda i, f: i["seconds"] / f["seconds"]),
         # the incremental model alone: the work that should follow the change

@@ -11,7 +11,7 @@ from pipelines.load import default_pipelines_dir
 from pulse.dbt import target_dir
 from pulse.warehouse import PROJECT_ROOT
 from sample_api import SampleApi, chicago_portal
-from tests.conftest import query
+from tests.conftest import query, run_dbt
 
 TOKEN = "pulse-known-token-4f1c9a7e2b"
 
@@ -19,9 +19,12 @@ TOKEN = "pulse-known-token-4f1c9a7e2b"
 def _files_containing(root, needle: str) -> list[str]:
     hits = []
     for path in root.rglob("*"):
-        if path.is_file() and path.stat().st_size < 50_000_000:
-            if needle.encode() in path.read_bytes():
-                hits.append(str(path))
+        try:
+            if path.is_file() and path.stat().st_size < 50_000_000:
+                if needle.encode() in path.read_bytes():
+                    hits.append(str(path))
+        except FileNotFoundError:  # dbt of the other xdist worker rotated its log away
+            continue
     return hits
 
 
@@ -33,6 +36,8 @@ def test_token_never_leaks(warehouse_db, dbt_manifest, monkeypatch, caplog, capf
     caplog.set_level(logging.DEBUG)
     for schema in ("raw_chicago", "staging", "enriched", "marts"):
         query(warehouse_db, f"drop schema if exists {schema} cascade")
+    # the seeds, which no refresh job selects (docs/operations.md): not left to earlier tests
+    assert run_dbt("seed").returncode == 0
     monkeypatch.setenv("PULSE_REPORTS_DIR", str(tmp_path / "reports"))
     portal = chicago_portal(rows=500, seed=13)
     with SampleApi(portal, required_token=TOKEN) as api:

@@ -93,7 +93,8 @@ def test_a_consumer_killed_mid_stream_loses_and_duplicates_nothing(warehouse_db,
     url = roles.url("loader", raw_dataset=STREAM_DATASET)
 
     kills = 0
-    for stop_at in (good // 5, good // 2, 4 * good // 5):
+    # the last stop leaves 4 batches unread: the kill lands before the consumer can finish
+    for stop_at in (good // 5, 2 * good // 5, 3 * good // 5):
         process = subprocess.Popen([sys.executable, "-c", CONSUMER, kafka.bootstrap, kafka.topic,
                                     url])
         deadline = time.monotonic() + 60

@@ -113,7 +113,7 @@ def test_full_then_nothing_then_revisions(universe, api, load, warehouse_db):
     for name in DATAFLOWS:
         assert raw(warehouse_db, name) == changed[name], name
         assert query(warehouse_db, f"select count(*) from raw_oecd.{name} where deleted") == [(0,)]
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 300  # no wait for a budget slot (an hour), on a busy machine too
 
 
 def test_unknown_dataflow_fails_clearly(api, load, tmp_path, monkeypatch):
