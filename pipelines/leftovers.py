@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import dlt
 from dlt.common.schema.utils import get_write_disposition
@@ -20,6 +21,8 @@ from dlt.common.storages import (
     NormalizeStorageConfiguration,
 )
 from dlt.common.storages.load_package import PackageStorage, ParsedLoadJobFileName
+
+from pulse.warehouse import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +70,24 @@ def mark_committed_jobs(pipeline: dlt.Pipeline, credentials: str) -> list[str]:
         return []
     packages = LoadStorage(False, [], LoadStorageConfiguration(
         load_volume_path=os.path.join(pipeline.working_dir, "load"))).normalized_packages
+    candidates = [(load_id, folder, job) for load_id in load_ids
+                  for folder, job in _lone_append_jobs_unfinished(packages, load_id)]
+    if not candidates:
+        return []
+    import psycopg
+
+    with psycopg.connect(credentials) as conn:
+        committed = [(load_id, folder, job) for load_id, folder, job in candidates
+                     if _holds_rows_of(conn, pipeline.dataset_name, job.table_name, load_id)]
     marked: list[str] = []
-    for load_id in load_ids:
-        for folder, job in _lone_append_jobs_unfinished(packages, load_id):
-            if not _warehouse_holds(credentials, pipeline.dataset_name, job.table_name, load_id):
-                continue
-            if folder == PackageStorage.NEW_JOBS_FOLDER:  # a rerun already failed on it
-                packages.start_job(load_id, job.file_name())
-            packages.save_pending_transition(load_id, job.file_name(), "completed")
-            log.warning("%s: load job %s of package %s was committed by a run killed before "
-                        "dlt recorded it; marked completed instead of loading it twice",
-                        pipeline.pipeline_name, job.file_name(), load_id)
-            marked.append(job.file_name())
+    for load_id, folder, job in committed:
+        if folder == PackageStorage.NEW_JOBS_FOLDER:  # a rerun already failed on it
+            packages.start_job(load_id, job.file_name())
+        packages.save_pending_transition(load_id, job.file_name(), "completed")
+        log.warning("%s: load job %s of package %s was committed by a run killed before "
+                    "dlt recorded it; marked completed instead of loading it twice",
+                    pipeline.pipeline_name, job.file_name(), load_id)
+        marked.append(job.file_name())
     return marked
 
 
@@ -105,17 +114,12 @@ def _lone_append_jobs_unfinished(packages: PackageStorage, load_id: str
     return unfinished
 
 
-def _warehouse_holds(credentials: str, dataset: str, table: str, load_id: str) -> bool:
+def _holds_rows_of(conn: Any, dataset: str, table: str, load_id: str) -> bool:
     """True when `dataset.table` exists and holds a row of `load_id`."""
-    import psycopg
     from psycopg import sql
 
-    qualified = sql.Identifier(dataset, table)
-    with psycopg.connect(credentials) as conn:
-        (exists,) = conn.execute("select to_regclass(%s) is not null",
-                                 (qualified.as_string(conn),)).fetchone()
-        if not exists:
-            return False
-        (held,) = conn.execute(sql.SQL("select exists (select 1 from {} where _dlt_load_id = %s)")
-                               .format(qualified), (load_id,)).fetchone()
+    if not table_exists(conn, dataset, table):
+        return False
+    (held,) = conn.execute(sql.SQL("select exists (select 1 from {} where _dlt_load_id = %s)")
+                           .format(sql.Identifier(dataset, table)), (load_id,)).fetchone()
     return bool(held)

@@ -188,9 +188,7 @@ def warehouse_state_version(pipeline: dlt.Pipeline, credentials: str) -> int | N
 
     state_table = sql.Identifier(pipeline.dataset_name, "_dlt_pipeline_state")
     with psycopg.connect(credentials) as conn:
-        (exists,) = conn.execute("select to_regclass(%s) is not null",
-                                 (state_table.as_string(conn),)).fetchone()
-        if not exists:
+        if not warehouse.table_exists(conn, pipeline.dataset_name, "_dlt_pipeline_state"):
             return None
         (version,) = conn.execute(sql.SQL("select max(version) from {} where pipeline_name = %s")
                                   .format(state_table), (pipeline.pipeline_name,)).fetchone()

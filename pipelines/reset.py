@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import dlt
 
 from pulse import locks, roles
+from pulse.warehouse import table_exists
 
 from .load import DLT_TABLE_PREFIX, load_lock_name
 
@@ -47,14 +48,14 @@ def reset_pipeline(pipeline: dlt.Pipeline, credentials: str | None = None) -> Re
         # next merge would skip creating the staging tables it believes exist.
         for schema in (dataset, f"{dataset}{roles.DLT_STAGING_SUFFIX}"):
             for table in tables:
-                if _exists(conn, schema, table):
+                if table_exists(conn, schema, table):
                     conn.execute(sql.SQL("drop table {} cascade").format(
                         sql.Identifier(schema, table)))
                     dropped.append(f"{schema}.{table}")
-            if _exists(conn, schema, "_dlt_version"):
+            if table_exists(conn, schema, "_dlt_version"):
                 conn.execute(sql.SQL("delete from {} where schema_name = %s").format(
                     sql.Identifier(schema, "_dlt_version")), (schema_name,))
-        if _exists(conn, dataset, "_dlt_pipeline_state"):
+        if table_exists(conn, dataset, "_dlt_pipeline_state"):
             state_rows = conn.execute(sql.SQL("delete from {} where pipeline_name = %s").format(
                 sql.Identifier(dataset, "_dlt_pipeline_state")),
                 (pipeline.pipeline_name,)).rowcount
@@ -64,18 +65,11 @@ def reset_pipeline(pipeline: dlt.Pipeline, credentials: str | None = None) -> Re
     return Reset(pipeline.pipeline_name, tuple(dropped), state_rows)
 
 
-def _exists(conn, schema: str, table: str) -> bool:
-    from psycopg import sql
-
-    name = sql.Identifier(schema, table).as_string(conn)
-    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
-
-
 def _tables_of(conn, dataset: str, schema_name: str) -> list[str]:
     """The data tables (not dlt's own) of the newest stored version of `schema_name`."""
     from psycopg import sql
 
-    if not _exists(conn, dataset, "_dlt_version"):
+    if not table_exists(conn, dataset, "_dlt_version"):
         return []
     row = conn.execute(sql.SQL("select schema from {} where schema_name = %s "
                                "order by inserted_at desc limit 1").format(

@@ -435,6 +435,14 @@ def connect(conn: Connection | None = None):
     return psycopg2.connect(**dsn(conn or connection()))
 
 
+def table_exists(conn: Any, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists, on an open psycopg (3) connection; names quoted."""
+    from psycopg import sql
+
+    name = sql.Identifier(schema, table).as_string(conn)
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
 def query(conn: Connection, sql: Any, params: tuple = ()) -> list[tuple]:
     """Rows of `sql` on `conn` (or [] for a statement without a result), committed.
 
